@@ -1,0 +1,5 @@
+"""``python -m sweeplab``: the command line."""
+
+from sweeplab.cli import main
+
+main()

@@ -1,0 +1,310 @@
+"""The ``sweeplab`` command line. It owns the terminal; the library only logs.
+
+Exit codes: 0 ok, 1 a run failed, 2 bad input (study file, data, arguments),
+130 interrupted (finished trials are kept; the same command resumes).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from sweeplab.errors import SpecError, StudyError, SweeplabError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="sweeplab",
+    help="Reproducible hyperparameter studies on PyTorch models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 160)
+
+STARTER = """\
+# A sweeplab study file. Run it with:  sweeplab run {path}
+# Every key is optional except study.name; the values shown are the defaults
+# or a sensible start. `sweeplab run {path} --set search.trials=5` overrides
+# any key from the command line.
+
+[study]
+name = "{name}"            # a-z, 0-9, '_' and '-'; the directory under runs/
+seed = 42                   # every trial's seed is derived from it
+objective = "val_accuracy"  # or val_loss, val_f1_macro, ...; always a validation metric
+repeats = 1                 # seeds per grid point / config; ofat: runs of the baseline
+
+[data]
+dataset = "{dataset}"       # iris, wine, breast_cancer, digits, fashion_mnist, mnist, csv, parquet
+split = [0.7, 0.1, 0.2]     # train / val / test, stratified; test is for reporting only
+scale = "minmax"            # minmax | standard | none, fit on train only
+
+[params]                    # the baseline every trial starts from
+depth = 1
+units = 16
+activation = "relu"         # relu | tanh | gelu | sigmoid
+dropout = 0.0
+optimizer = "adam"          # sgd | momentum | adam | adamw | rmsprop
+lr = 1e-3
+weight_decay = 0.0
+batch_size = 32
+epochs = 50
+
+[search]
+# strategy: grid random sobol tpe gp cmaes hyperband asha bohb ofat
+strategy = "tpe"
+trials = 20
+
+[search.space]              # a list is a set of choices; a table is a range
+lr = {{ low = 1e-4, high = 1e-1, log = true }}
+units = [8, 16, 32, 64]
+batch_size = [8, 16, 32]
+
+[track]
+# view with: tensorboard --logdir runs/<name>/tensorboard
+tensorboard = true
+"""
+
+
+def _fail(exc: SweeplabError) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(exc.exit_code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except SweeplabError as exc:
+        raise _fail(exc) from None
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
+) -> None:
+    _setup_logging(verbose)
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the study file.")] = Path(
+        "study.toml"
+    ),
+    dataset: Annotated[str, typer.Option(help="Dataset of the starter study.")] = "iris",
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter study file."""
+    if path.exists() and not force:
+        raise _fail(SpecError(f"{path} must not exist already (use --force to overwrite)"))
+    name = "".join(c if c.isalnum() or c in "_-" else "-" for c in path.stem.lower()) or "study"
+    path.write_text(STARTER.format(path=path, name=name, dataset=dataset), encoding="utf-8")
+    out.print(f"wrote {path}; next: [bold]sweeplab run {path}[/bold]")
+
+
+def _progress_callback(progress: Progress) -> Callable[[Any], None]:
+    task = progress.add_task("trials", total=None, best="-")
+
+    def callback(event: Any) -> None:
+        if event.kind == "start":
+            progress.start()
+        best = "-" if event.best is None else f"{event.best:.4f}"
+        progress.update(task, total=event.total, completed=event.done, best=best)
+
+    return callback
+
+
+@app.command()
+def run(
+    study_file: Annotated[Path, typer.Argument(help="The study file (TOML).")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a key, e.g. --set search.trials=5 (repeatable)."),
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where study directories live.")] = Path("runs"),
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda or cuda:N (overrides study.device).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run a study, or resume it if its directory exists."""
+    from sweeplab.runner import run as run_study
+    from sweeplab.spec import load_spec
+
+    overrides = list(set_ or [])
+    if device:
+        overrides.append(f"study.device={device}")
+    with _errors():
+        spec = load_spec(study_file, overrides)
+        start = time.perf_counter()
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("best {task.fields[best]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=err,
+            disable=quiet,
+        )
+        try:
+            study = run_study(spec, runs_dir=runs_dir, callback=_progress_callback(progress))
+        except KeyboardInterrupt:
+            progress.stop()
+            err.print(
+                f"interrupted: finished trials are saved in {runs_dir / spec.study.name}; "
+                f"run the same command again to resume"
+            )
+            raise typer.Exit(130) from None
+        finally:
+            progress.stop()
+    elapsed = time.perf_counter() - start
+    _print_status(study, top=5)
+    out.print(f"done in {elapsed:.1f}s; results in {study.dir.root}")
+    failed = [r for r in study.records() if r.state == "failed"]
+    if failed and len(failed) == len(study.records()):
+        err.print(f"every trial failed, e.g. trial {failed[0].number}: {failed[0].reason}")
+        raise typer.Exit(1)
+
+
+def _open_study(target: Path, runs_dir: Path) -> Any:
+    from sweeplab.spec import load_spec
+    from sweeplab.store import load_study
+
+    if target.is_file():
+        target = runs_dir / load_spec(target).study.name
+    if not target.exists():
+        raise StudyError(f"study directory must exist, but {target} was not found")
+    return load_study(target)
+
+
+def _fmt(value: Any) -> str:
+    if value is None or value != value:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _print_status(study: Any, top: int | None) -> None:
+    spec = study.spec
+    records = study.records()
+    searched = list(spec.search.space) or ["lr", "units", "batch_size", "epochs"]
+    for cfg in spec.search.configs:
+        searched += [k for k in cfg if k not in searched]
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    sign = -1.0 if spec.direction == "maximize" else 1.0
+    ranked = sorted(
+        records,
+        key=lambda r: (r.state != "complete", sign * (r.objective or 0.0), r.number),
+    )
+    shown = ranked if top is None else ranked[:top]
+    table = Table(
+        title=f"{spec.study.name}: {spec.search.strategy}, "
+        + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+    )
+    for col in ["trial", "state", *searched, spec.study.objective, "test_accuracy", "trained", "s"]:
+        table.add_column(col, justify="right")
+    for r in shown:
+        table.add_row(
+            str(r.number),
+            r.state,
+            *(_fmt(r.params.get(k)) for k in searched),
+            _fmt(r.objective),
+            _fmt((r.test or {}).get("accuracy")),
+            str(r.epochs_trained),
+            f"{r.duration_s:.1f}",
+        )
+    out.print(table)
+    best = study.best()
+    if best is not None:
+        out.print(
+            f"best: trial {best.number}, {spec.study.objective} = {best.objective:.4f} "
+            f"(test accuracy {(best.test or {}).get('accuracy', float('nan')):.4f}, "
+            "reported only, never used for selection)"
+        )
+
+
+@app.command()
+def status(
+    study: Annotated[Path, typer.Argument(help="A study directory, or its study file.")],
+    runs_dir: Annotated[Path, typer.Option(help="Where study directories live.")] = Path("runs"),
+    top: Annotated[int | None, typer.Option(help="Show only the best N trials.")] = None,
+) -> None:
+    """Show a study's trials, best first."""
+    with _errors():
+        _print_status(_open_study(study, runs_dir), top=top)
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+    json = "json"
+
+
+@app.command()
+def export(
+    study: Annotated[Path, typer.Argument(help="A study directory, or its study file.")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.csv,
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where study directories live.")] = Path("runs"),
+) -> None:
+    """Export the summary table (one row per trial) as CSV, Parquet or JSON."""
+    with _errors():
+        opened = _open_study(study, runs_dir)
+        frame = opened.trials()
+        target = output or opened.dir.root / f"summary.{fmt.value}"
+        if fmt is ExportFormat.csv:
+            frame.to_csv(target, index=False)
+        elif fmt is ExportFormat.json:
+            frame.to_json(target, orient="records", indent=2)
+        else:
+            try:
+                frame.to_parquet(target, index=False)
+            except ImportError:
+                raise SpecError(
+                    "parquet export needs pyarrow: pip install 'sweeplab[parquet]'"
+                ) from None
+    out.print(f"wrote {target} ({len(frame)} trials)")
+
+
+def main() -> None:
+    """Entry point of the ``sweeplab`` console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

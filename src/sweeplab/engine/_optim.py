@@ -1,0 +1,134 @@
+"""Optimizers for stacked parameters, one set of hyperparameters per member.
+
+Each update follows the formula of its ``torch.optim`` counterpart (default
+``foreach=False`` path) with lr, weight decay, momentum and betas given per
+member as tensors shaped to broadcast over a stacked parameter ``(K, ...)``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import torch
+
+__all__ = ["OPTIMIZERS", "StackedOptimizer", "make_optimizer"]
+
+
+class StackedOptimizer(ABC):
+    """Updates a list of stacked parameters in place from their ``.grad``.
+
+    Contract: member ``k`` of every parameter is updated only from member
+    ``k`` of its gradient, state and hyperparameters, so a member's trajectory
+    does not depend on the other members of its group.
+    """
+
+    def __init__(self, params: Sequence[torch.Tensor], hyper: dict[str, torch.Tensor]) -> None:
+        self.params = list(params)
+        self.hyper = hyper
+        self.state: list[dict[str, torch.Tensor]] = [{} for _ in self.params]
+        self.steps = 0
+
+    def _h(self, name: str, p: torch.Tensor) -> torch.Tensor:
+        value = self.hyper[name]
+        return value.view(-1, *([1] * (p.dim() - 1)))
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """Apply one update to every parameter."""
+        self.steps += 1
+        for p, state in zip(self.params, self.state, strict=True):
+            if p.grad is not None:
+                self._update(p, p.grad, state)
+
+    @abstractmethod
+    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor]) -> None:
+        """Update ``p`` in place from gradient ``g``."""
+
+    def select(self, keep: torch.Tensor, params: Sequence[torch.Tensor]) -> None:
+        """Keep only the members ``keep`` (for new, already-sliced ``params``)."""
+        self.params = list(params)
+        self.hyper = {k: v[keep] for k, v in self.hyper.items()}
+        self.state = [{k: v[keep].clone() for k, v in s.items()} for s in self.state]
+
+    def _l2(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        return g + self._h("weight_decay", p) * p
+
+
+class SGD(StackedOptimizer):
+    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor]) -> None:
+        p.sub_(self._h("lr", p) * self._l2(p, g))
+
+
+class Momentum(StackedOptimizer):
+    """SGD with heavy-ball momentum (``torch.optim.SGD(momentum=m)``)."""
+
+    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor]) -> None:
+        d = self._l2(p, g)
+        buf = state.get("buf")
+        if buf is None:
+            buf = state["buf"] = d.clone()
+        else:
+            buf.mul_(self._h("momentum", p)).add_(d)
+        p.sub_(self._h("lr", p) * buf)
+
+
+class Adam(StackedOptimizer):
+    decoupled = False
+
+    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor]) -> None:
+        lr, b1, b2 = self._h("lr", p), self._h("beta1", p), self._h("beta2", p)
+        if self.decoupled:
+            p.mul_(1 - lr * self._h("weight_decay", p))
+        else:
+            g = self._l2(p, g)
+        if "m" not in state:
+            state["m"] = torch.zeros_like(p)
+            state["v"] = torch.zeros_like(p)
+        m, v = state["m"], state["v"]
+        m.lerp_(g, 1 - b1)
+        v.mul_(b2).addcmul_(g, g * (1 - b2))
+        bc1 = 1 - b1**self.steps
+        bc2_sqrt = (1 - b2**self.steps).sqrt()
+        denom = (v.sqrt() / bc2_sqrt).add_(1e-8)
+        p.sub_((lr / bc1) * m / denom)
+
+
+class AdamW(Adam):
+    decoupled = True
+
+
+class RMSprop(StackedOptimizer):
+    """``torch.optim.RMSprop`` with its defaults (alpha 0.99, eps 1e-8)."""
+
+    alpha = 0.99
+
+    def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor]) -> None:
+        g = self._l2(p, g)
+        if "sq" not in state:
+            state["sq"] = torch.zeros_like(p)
+        sq = state["sq"]
+        sq.mul_(self.alpha).addcmul_(g, g, value=1 - self.alpha)
+        p.sub_(self._h("lr", p) * g / sq.sqrt().add_(1e-8))
+
+
+OPTIMIZERS: dict[str, type[StackedOptimizer]] = {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "adam": Adam,
+    "adamw": AdamW,
+    "rmsprop": RMSprop,
+}
+
+
+def make_optimizer(
+    name: str, params: Sequence[torch.Tensor], hyper: dict[str, torch.Tensor]
+) -> StackedOptimizer:
+    """The stacked optimizer called ``name``."""
+    try:
+        cls = OPTIMIZERS[name]
+    except KeyError:
+        raise ValueError(
+            f"optimizer must be one of {sorted(OPTIMIZERS)}, but got {name!r}"
+        ) from None
+    return cls(params, hyper)

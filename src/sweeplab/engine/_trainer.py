@@ -1,0 +1,336 @@
+"""The one trainer: a group of K members trained as one stacked MLP.
+
+Every layer of every member is a slice of one ``(K, in, out)`` tensor and is
+applied with ``torch.baddbmm``; different widths are zero-padded and masked.
+Each member draws its initialization, shuffling and dropout from its own
+generators, so its numbers do not depend on the group it trains in. Members
+that finish, are pruned or fail leave the stacked tensors at the end of the
+epoch, so they stop costing compute.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from sweeplab.engine._member import MemberResult, MemberSpec
+from sweeplab.engine._metrics import confusion, metrics_from_confusion
+from sweeplab.engine._optim import StackedOptimizer, make_optimizer
+
+__all__ = ["EndCallback", "EpochCallback", "GroupData", "train_group"]
+
+_log = logging.getLogger(__name__)
+
+EpochCallback = Callable[[int, dict[int, dict[str, float]]], Iterable[int]]
+"""Called after each epoch with ``{member: val metrics}``; returns members to prune."""
+EndCallback = Callable[[int, MemberResult], None]
+"""Called once per member as soon as it has finished, been pruned or failed."""
+
+_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "gelu": F.gelu,
+    "sigmoid": torch.sigmoid,
+}
+_EVAL_BYTES = 64 * 2**20
+DIVERGENCE_FACTOR = 100.0
+"""A member whose mean training loss exceeds this many times log(C) has diverged."""
+
+
+@dataclass(frozen=True)
+class GroupData:
+    """Train/val/test tensors already on the training device, in its dtype."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    n_classes: int
+
+    @classmethod
+    def from_tensors(
+        cls,
+        tensors: Sequence[torch.Tensor],
+        n_classes: int,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> GroupData:
+        """Move ``(x_train, y_train, x_val, y_val, x_test, y_test)`` to the device."""
+        xs = [t.to(device=device, dtype=dtype) for t in tensors[0::2]]
+        ys = [t.to(device=device, dtype=torch.long) for t in tensors[1::2]]
+        return cls(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], n_classes)
+
+
+class _Stack:
+    """Stacked weights, masks, generators and optimizer of the active members."""
+
+    def __init__(
+        self,
+        members: Sequence[MemberSpec],
+        n_features: int,
+        n_classes: int,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
+        first = members[0]
+        self.depth = first.depth
+        self.act = _ACTIVATIONS[first.activation]
+        k = len(members)
+        hidden = [max(m.units[i] for m in members) for i in range(self.depth)]
+        dims = [n_features, *hidden, n_classes]
+        self.weights: list[torch.Tensor] = []
+        self.biases: list[torch.Tensor] = []
+        for i in range(self.depth + 1):
+            self.weights.append(torch.zeros(k, dims[i], dims[i + 1], dtype=dtype))
+            self.biases.append(torch.zeros(k, 1, dims[i + 1], dtype=dtype))
+        self.shuffle_gens: list[torch.Generator] = []
+        self.dropout_gens: list[torch.Generator] = []
+        for j, m in enumerate(members):
+            init_seed, shuffle_seed, dropout_seed = m.seeds()
+            gen = torch.Generator().manual_seed(init_seed)
+            real = [n_features, *m.units, n_classes]
+            for i in range(self.depth + 1):
+                bound = 1.0 / math.sqrt(real[i])
+                w = torch.empty(real[i + 1], real[i]).uniform_(-bound, bound, generator=gen)
+                b = torch.empty(real[i + 1]).uniform_(-bound, bound, generator=gen)
+                self.weights[i][j, : real[i], : real[i + 1]] = w.T.to(dtype)
+                self.biases[i][j, 0, : real[i + 1]] = b.to(dtype)
+            self.shuffle_gens.append(torch.Generator(device=device).manual_seed(shuffle_seed))
+            self.dropout_gens.append(torch.Generator(device=device).manual_seed(dropout_seed))
+        self.weights = [w.to(device).requires_grad_() for w in self.weights]
+        self.biases = [b.to(device).requires_grad_() for b in self.biases]
+        padded = any(m.units != tuple(hidden) for m in members)
+        self.masks: list[torch.Tensor] | None = None
+        if padded:
+            self.masks = [
+                (
+                    torch.arange(hidden[i]).unsqueeze(0)
+                    < torch.tensor([[m.units[i]] for m in members])
+                )
+                .to(device=device, dtype=dtype)
+                .unsqueeze(1)
+                for i in range(self.depth)
+            ]
+        self.units = [m.units for m in members]
+        self.dropout = [m.dropout for m in members]
+        self.has_dropout = any(p > 0 for p in self.dropout)
+        hyper = {
+            name: torch.tensor([getattr(m, name) for m in members], dtype=dtype, device=device)
+            for name in ("lr", "weight_decay", "momentum", "beta1", "beta2")
+        }
+        self.optimizer: StackedOptimizer = make_optimizer(
+            first.optimizer, [*self.weights, *self.biases], hyper
+        )
+
+    @property
+    def size(self) -> int:
+        return self.weights[0].shape[0]
+
+    def forward(
+        self, x: torch.Tensor, train: bool, sel: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits ``(K, n, C)``; ``x`` is ``(K, n, F)`` or shared ``(n, F)``."""
+        ws = self.weights if sel is None else [w[sel] for w in self.weights]
+        bs = self.biases if sel is None else [b[sel] for b in self.biases]
+        h = x
+        for i in range(self.depth):
+            h = torch.matmul(h, ws[i]) + bs[i] if h.dim() == 2 else torch.baddbmm(bs[i], h, ws[i])
+            h = self.act(h)
+            if self.masks is not None:
+                h = h * (self.masks[i] if sel is None else self.masks[i][sel])
+            if train and self.has_dropout:
+                h = h * self._dropout_mask(i, h)
+        if h.dim() == 2:
+            return torch.matmul(h, ws[-1]) + bs[-1]
+        return torch.baddbmm(bs[-1], h, ws[-1])
+
+    def _dropout_mask(self, layer: int, h: torch.Tensor) -> torch.Tensor:
+        mask = torch.ones_like(h)
+        n = h.shape[1]
+        for j, p in enumerate(self.dropout):
+            if p > 0:
+                width = self.units[j][layer]
+                keep = torch.rand(n, width, generator=self.dropout_gens[j], device=h.device) >= p
+                mask[j, :, :width] = keep.to(h.dtype) / (1 - p)
+        return mask
+
+    def select(self, keep: list[int]) -> None:
+        """Keep only the members at positions ``keep``."""
+        idx = torch.tensor(keep, device=self.weights[0].device)
+        self.weights = [w.detach()[idx].requires_grad_() for w in self.weights]
+        self.biases = [b.detach()[idx].requires_grad_() for b in self.biases]
+        if self.masks is not None:
+            self.masks = [m[idx] for m in self.masks]
+        self.shuffle_gens = [self.shuffle_gens[i] for i in keep]
+        self.dropout_gens = [self.dropout_gens[i] for i in keep]
+        self.units = [self.units[i] for i in keep]
+        self.dropout = [self.dropout[i] for i in keep]
+        self.has_dropout = any(p > 0 for p in self.dropout)
+        self.optimizer.select(idx, [*self.weights, *self.biases])
+
+    @torch.no_grad()
+    def evaluate(
+        self, x: torch.Tensor, y: torch.Tensor, n_classes: int, sel: list[int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean cross-entropy ``(K,)`` and confusion matrices ``(K, C, C)``."""
+        idx = None if sel is None else torch.tensor(sel, device=x.device)
+        k = self.size if sel is None else len(sel)
+        widest = max(w.shape[2] for w in self.weights)
+        rows = max(1, _EVAL_BYTES // max(1, k * widest * x.element_size()))
+        loss = torch.zeros(k, dtype=torch.float64, device=x.device)
+        cm = torch.zeros(k, n_classes, n_classes, dtype=torch.long, device=x.device)
+        for start in range(0, x.shape[0], rows):
+            xb, yb = x[start : start + rows], y[start : start + rows]
+            logits = self.forward(xb, train=False, sel=idx)
+            ce = F.cross_entropy(
+                logits.reshape(-1, n_classes), yb.repeat(k), reduction="none"
+            ).view(k, -1)
+            loss += ce.sum(1, dtype=torch.float64)
+            cm += confusion(logits.argmax(-1), yb, n_classes)
+        return loss / x.shape[0], cm
+
+
+def _check_group(members: Sequence[MemberSpec]) -> None:
+    if not members:
+        raise ValueError("members must be a non-empty sequence, but got an empty one")
+    keys = {m.group_key() for m in members}
+    if len(keys) > 1:
+        raise ValueError(f"members must share one group key, but got {sorted(map(str, keys))}")
+
+
+def train_group(
+    members: Sequence[MemberSpec],
+    data: GroupData,
+    *,
+    on_epoch: EpochCallback | None = None,
+    on_end: EndCallback | None = None,
+) -> list[MemberResult]:
+    """Train ``members`` together and return one result per member, in order.
+
+    A member whose training loss becomes NaN or infinite, or diverges (over
+    ``DIVERGENCE_FACTOR`` times the loss of a uniform guess), is recorded as
+    failed and removed; the others go on. ``on_epoch`` sees the validation metrics of
+    the members still training and may prune some of them.
+    """
+    _check_group(members)
+    start = time.perf_counter()
+    device, dtype = data.x_train.device, data.x_train.dtype
+    n_classes = data.n_classes
+    stack = _Stack(members, data.x_train.shape[1], n_classes, device, dtype)
+    active = list(range(len(members)))
+    results: dict[int, MemberResult] = {}
+    history: dict[int, list[dict[str, float]]] = {m: [] for m in active}
+    n = data.x_train.shape[0]
+    batch = members[0].batch_size
+    steps = math.ceil(n / batch)
+    diverged = DIVERGENCE_FACTOR * math.log(max(n_classes, 2))
+    for epoch in range(1, max(m.epochs for m in members) + 1):
+        train_loss = _train_epoch(stack, data, batch)
+        val_loss, val_cm = stack.evaluate(data.x_val, data.y_val, n_classes)
+        elapsed = time.perf_counter() - start
+        val_loss_host, cms = val_loss.cpu().tolist(), val_cm.cpu().numpy()
+        reports: dict[int, dict[str, float]] = {}
+        failed: dict[int, str] = {}
+        for pos, member in enumerate(active):
+            tl, vl = train_loss[pos], val_loss_host[pos]
+            if not (math.isfinite(tl) and math.isfinite(vl)):
+                failed[member] = f"loss became {'nan' if math.isnan(tl) else tl} at epoch {epoch}"
+                continue
+            if tl > diverged:
+                failed[member] = (
+                    f"diverged: train loss {tl:.3g} at epoch {epoch} is over "
+                    f"{DIVERGENCE_FACTOR:g} x the loss of a uniform guess "
+                    f"({math.log(n_classes):.3g})"
+                )
+                continue
+            row = {"epoch": float(epoch), "train_loss": tl, "val_loss": vl}
+            row.update({f"val_{k}": v for k, v in metrics_from_confusion(cms[pos]).items()})
+            row["elapsed_s"] = elapsed
+            reports[member] = row
+        for m, row in reports.items():
+            history[m].append(row)
+        going = {m: r for m, r in reports.items() if members[m].epochs > epoch}
+        pruned = set(on_epoch(epoch, going)) & set(going) if on_epoch and going else set()
+        ending = [m for m in active if m in failed or m in pruned or members[m].epochs == epoch]
+        finished = [active.index(m) for m in ending if m not in failed]
+        test_metrics = _final_test(stack, data, finished)
+        for m in ending:
+            pos = active.index(m)
+            result = MemberResult(
+                state="failed",
+                reason=failed.get(m),
+                epochs=epoch,
+                train_steps=epoch * steps,
+                curves=history[m],
+                duration_s=time.perf_counter() - start,
+                group_size=len(members),
+            )
+            if pos in test_metrics:
+                result.state = "pruned" if m in pruned else "complete"
+                result.reason = f"pruned after epoch {epoch}" if m in pruned else None
+                last = history[m][-1]
+                result.val = {k[4:]: v for k, v in last.items() if k.startswith("val_")}
+                result.val_confusion = cms[pos].tolist()
+                result.test, result.test_confusion = test_metrics[pos]
+            results[m] = result
+            if on_end is not None:
+                on_end(m, result)
+        keep = [pos for pos, m in enumerate(active) if m not in ending]
+        active = [active[pos] for pos in keep]
+        if not active:
+            break
+        if ending:
+            stack.select(keep)
+    _log.debug("group of %d trained in %.2fs", len(members), time.perf_counter() - start)
+    return [results[m] for m in range(len(members))]
+
+
+def _train_epoch(stack: _Stack, data: GroupData, batch: int) -> list[float]:
+    """One epoch over shuffled index batches; the mean training loss per member."""
+    n = data.x_train.shape[0]
+    device = data.x_train.device
+    perms = torch.stack([torch.randperm(n, generator=g, device=device) for g in stack.shuffle_gens])
+    k = stack.size
+    total = torch.zeros(k, dtype=torch.float64, device=device)
+    n_classes = data.n_classes
+    params = [*stack.weights, *stack.biases]
+    stack.optimizer.params = params
+    for begin in range(0, n, batch):
+        idx = perms[:, begin : begin + batch]
+        xb, yb = data.x_train[idx], data.y_train[idx]
+        logits = stack.forward(xb, train=True)
+        per_member = (
+            F.cross_entropy(logits.reshape(-1, n_classes), yb.reshape(-1), reduction="none")
+            .view(k, -1)
+            .mean(1)
+        )
+        for p in params:
+            p.grad = None
+        per_member.sum().backward()  # type: ignore[no-untyped-call]
+        stack.optimizer.step()
+        total += per_member.detach().to(torch.float64) * idx.shape[1]
+    return (total / n).cpu().tolist()
+
+
+def _final_test(
+    stack: _Stack, data: GroupData, positions: list[int]
+) -> dict[int, tuple[dict[str, float], list[list[int]]]]:
+    """Test metrics of the members at ``positions`` (keyed by position order)."""
+    if not positions:
+        return {}
+    loss, cm = stack.evaluate(data.x_test, data.y_test, data.n_classes, sel=positions)
+    out: dict[int, tuple[dict[str, float], list[list[int]]]] = {}
+    cms = cm.cpu().numpy()
+    for i, pos in enumerate(positions):
+        metrics = metrics_from_confusion(cms[i])
+        metrics["loss"] = float(loss[i])
+        out[pos] = (metrics, cms[i].tolist())
+    return out

@@ -1,0 +1,32 @@
+"""The exceptions sweeplab raises.
+
+Every error a user can cause derives from :class:`SweeplabError`. The CLI turns
+them into one readable line and an exit code: 2 for bad input (a study file,
+a data file, a command-line value), 1 for a run that failed.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DataError", "SpecError", "StudyError", "SweeplabError"]
+
+
+class SweeplabError(Exception):
+    """Root of every error sweeplab raises on purpose."""
+
+    exit_code: int = 1
+
+
+class SpecError(SweeplabError):
+    """The study file or a ``--set`` override is malformed."""
+
+    exit_code = 2
+
+
+class DataError(SweeplabError):
+    """A dataset cannot be read, verified or split."""
+
+    exit_code = 2
+
+
+class StudyError(SweeplabError):
+    """A study directory or its storage is missing, inconsistent or busy."""

@@ -1,0 +1,85 @@
+"""Per-trial records: ``trials/<n>/record.json``, ``curves.csv``, ``confusion.json``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sweeplab.errors import StudyError
+from sweeplab.store._files import write_json, write_text
+
+__all__ = ["TrialRecord", "read_curves", "read_record", "write_trial"]
+
+RECORD_VERSION = 1
+
+
+@dataclass
+class TrialRecord:
+    """Everything known about one finished trial; the source of every table."""
+
+    number: int
+    state: str
+    params: dict[str, Any]
+    seed: int
+    point: dict[str, Any] = field(default_factory=dict)
+    point_key: str | None = None
+    label: str = ""
+    reason: str | None = None
+    objective: float | None = None
+    epochs_trained: int = 0
+    train_steps: int = 0
+    val: dict[str, float] | None = None
+    test: dict[str, float] | None = None
+    duration_s: float = 0.0
+    group: str = ""
+    group_size: int = 1
+    started_at: str = ""
+    finished_at: str = ""
+    version: int = RECORD_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def write_trial(
+    trial_dir: Path,
+    record: TrialRecord,
+    curves: list[dict[str, float]],
+    confusion: dict[str, Any] | None,
+) -> None:
+    """Write a trial's files; ``record.json`` last, so its presence means complete."""
+    if curves:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(curves[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in curves:
+            writer.writerow({k: (int(v) if k == "epoch" else repr(v)) for k, v in row.items()})
+        write_text(trial_dir / "curves.csv", buf.getvalue())
+    if confusion is not None:
+        write_json(trial_dir / "confusion.json", confusion)
+    write_json(trial_dir / "record.json", record.to_dict())
+
+
+def read_record(trial_dir: Path) -> TrialRecord | None:
+    """The record in ``trial_dir``, or ``None`` when the trial never finished."""
+    path = trial_dir / "record.json"
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return TrialRecord(**data)
+    except (OSError, ValueError, TypeError) as exc:
+        raise StudyError(f"{path} must be a trial record, but it cannot be read: {exc}") from None
+
+
+def read_curves(trial_dir: Path) -> list[dict[str, float]]:
+    """The per-epoch rows of ``curves.csv`` (empty when the trial has none)."""
+    path = trial_dir / "curves.csv"
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]

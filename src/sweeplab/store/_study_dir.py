@@ -1,0 +1,145 @@
+"""The study directory: paths, the summary table and reading a study back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import tomllib
+
+from sweeplab.errors import StudyError
+from sweeplab.spec import MAX_DEPTH, StudySpec, param_names, spec_from_dict
+from sweeplab.store._files import write_text
+from sweeplab.store._records import TrialRecord, read_record
+
+__all__ = ["Study", "StudyDir", "load_study", "summary_frame"]
+
+_PARAM_ORDER = [p for p in param_names() if p != "units"]
+
+
+@dataclass(frozen=True)
+class StudyDir:
+    """Paths inside ``runs/<study>/``."""
+
+    root: Path
+
+    @property
+    def spec_file(self) -> Path:
+        return self.root / "study.toml"
+
+    @property
+    def provenance(self) -> Path:
+        return self.root / "provenance.json"
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "optuna.log"
+
+    @property
+    def trials(self) -> Path:
+        return self.root / "trials"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.csv"
+
+    def trial(self, number: int) -> Path:
+        return self.trials / f"{number:05d}"
+
+    def records(self) -> list[TrialRecord]:
+        """Every finished trial's record, by trial number."""
+        if not self.trials.is_dir():
+            return []
+        out = [read_record(d) for d in sorted(self.trials.iterdir()) if d.is_dir()]
+        return sorted((r for r in out if r is not None), key=lambda r: r.number)
+
+    def write_summary(self, records: list[TrialRecord]) -> pd.DataFrame:
+        frame = summary_frame(records)
+        write_text(self.summary, frame.to_csv(index=False))
+        return frame
+
+
+def summary_frame(records: list[TrialRecord]) -> pd.DataFrame:
+    """One row per trial: parameters, metrics, state, duration."""
+    rows: list[dict[str, Any]] = []
+    depth_max = max((int(r.params.get("depth", 1)) for r in records), default=1)
+    for r in records:
+        row: dict[str, Any] = {"trial": r.number, "state": r.state, "label": r.label}
+        depth = int(r.params.get("depth", 1))
+        for name in _PARAM_ORDER:
+            if name.startswith("units") and name[5:].isdigit():
+                layer = int(name[5:])
+                if layer > min(depth_max, MAX_DEPTH):
+                    continue
+                row[name] = r.params.get(name) if layer <= depth else None
+            else:
+                row[name] = r.params.get(name)
+        row.update(
+            {
+                "seed": r.seed,
+                "repeat": r.point_key.rsplit("#", 1)[-1] if r.point_key else None,
+                "epochs_trained": r.epochs_trained,
+                "train_steps": r.train_steps,
+                "objective": r.objective,
+            }
+        )
+        for split in ("val", "test"):
+            for key, value in (getattr(r, split) or {}).items():
+                row[f"{split}_{key}"] = value
+        row.update(
+            {
+                "duration_s": r.duration_s,
+                "group": r.group,
+                "group_size": r.group_size,
+                "reason": r.reason,
+            }
+        )
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if not rows:
+        frame = pd.DataFrame(columns=["trial", "state"])
+    return frame
+
+
+class Study:
+    """A study directory read back: its spec, records and summary table."""
+
+    def __init__(self, path: str | Path) -> None:
+        root = Path(path)
+        self.dir = StudyDir(root)
+        if not self.dir.spec_file.exists():
+            raise StudyError(
+                f"{root} must be a study directory with a study.toml, but none was found"
+            )
+
+    @cached_property
+    def spec(self) -> StudySpec:
+        """The resolved study file the study ran with."""
+        return spec_from_dict(tomllib.loads(self.dir.spec_file.read_text(encoding="utf-8")))
+
+    @property
+    def name(self) -> str:
+        return self.spec.study.name
+
+    def records(self) -> list[TrialRecord]:
+        return self.dir.records()
+
+    def trials(self) -> pd.DataFrame:
+        """The summary table, rebuilt from the trial records."""
+        return summary_frame(self.records())
+
+    def best(self) -> TrialRecord | None:
+        """The complete trial with the best objective (validation, never test)."""
+        done = [r for r in self.records() if r.state == "complete" and r.objective is not None]
+        if not done:
+            return None
+        sign = 1.0 if self.spec.direction == "maximize" else -1.0
+        return max(done, key=lambda r: (sign * float(r.objective or 0.0), -r.number))
+
+
+def load_study(path: str | Path) -> Study:
+    """Open a study directory written by :func:`sweeplab.run`."""
+    return Study(path)
