@@ -52,7 +52,7 @@ from sweeplab.store import (
     write_trial,
 )
 from sweeplab.store._lock import FlockLock
-from sweeplab.track import TensorBoardTracker, Tracker
+from sweeplab.track import Tracker, make_trackers
 
 __all__ = ["RunEvent", "resolve_device", "run"]
 
@@ -221,11 +221,9 @@ class _Runner:
         )
         self.groups_run = 0
         self._dists = self._point_distributions()
-        self.trackers: list[Tracker] = []
-        if spec.track.tensorboard:
-            self.trackers.append(
-                TensorBoardTracker(root / "tensorboard", dataset.n_features, dataset.n_classes)
-            )
+        self.trackers: list[Tracker] = make_trackers(
+            spec, root, dataset.n_features, dataset.n_classes
+        )
 
     def _storage(self) -> optuna.storages.BaseStorage:
         if self.spec.study.storage:
