@@ -38,7 +38,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console(width=None if sys.stdout.isatty() else 160)
 
 STARTER = """\
@@ -295,6 +295,46 @@ def export(
                     "parquet export needs pyarrow: pip install 'sweeplab[parquet]'"
                 ) from None
     out.print(f"wrote {target} ({len(frame)} trials)")
+
+
+@app.command()
+def reproduce(
+    study: Annotated[Path, typer.Argument(help="A study directory, or its study file.")],
+    trial: Annotated[
+        list[int] | None, typer.Option("--trial", "-t", help="Trial number (repeatable).")
+    ] = None,
+    best: Annotated[bool, typer.Option("--best", help="The best trial.")] = False,
+    sample: Annotated[int | None, typer.Option(help="A seeded sample of K trials.")] = None,
+    tolerance: Annotated[
+        float | None, typer.Option(help="Absolute tolerance (default: exact on CPU).")
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where study directories live.")] = Path("runs"),
+) -> None:
+    """Re-train trials from their records and compare every metric (exit 1 on mismatch)."""
+    from sweeplab.reproduce import reproduce as reproduce_trials
+
+    with _errors():
+        opened = _open_study(study, runs_dir)
+        report = reproduce_trials(
+            str(opened.dir.root),
+            trials=trial or (),
+            best=best,
+            sample=sample,
+            tolerance=tolerance,
+        )
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    exact = "bit-identical" if report.tolerance == 0 else f"within {report.tolerance:g}"
+    if report.ok:
+        out.print(f"reproduced {report.checked} trial(s) {report.trials}: every metric {exact}")
+        return
+    table = Table(title=f"{len(report.mismatches)} number(s) not reproduced ({exact} expected)")
+    for col in ("trial", "what", "recorded", "reproduced"):
+        table.add_column(col)
+    for m in report.mismatches[:50]:
+        table.add_row(str(m.trial), m.what, _fmt(m.recorded), _fmt(m.reproduced))
+    out.print(table)
+    raise typer.Exit(1)
 
 
 def main() -> None:

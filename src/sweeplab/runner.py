@@ -13,9 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import shutil
-import socket
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -52,9 +50,10 @@ from sweeplab.store import (
     write_trial,
 )
 from sweeplab.store._lock import FlockLock
+from sweeplab.store._workers import Heartbeat, claim_lock, owner_alive
 from sweeplab.track import Tracker, make_trackers
 
-__all__ = ["RunEvent", "resolve_device", "run"]
+__all__ = ["RunEvent", "group_data", "load_study_data", "member_spec", "resolve_device", "run"]
 
 _log = logging.getLogger(__name__)
 
@@ -113,27 +112,6 @@ def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _owner_alive(owner: str | None) -> bool:
-    if not owner or ":" not in owner:
-        return False
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname():
-        return True
-    if int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _point_seed(study_seed: int, key: str) -> int:
     digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
     return derive_seed(study_seed, digest)
@@ -154,6 +132,38 @@ def member_spec(params: TrainParams, seed: int) -> MemberSpec:
         batch_size=params.batch_size,
         epochs=params.epochs,
         seed=seed,
+    )
+
+
+def load_study_data(spec: StudySpec) -> Dataset:
+    """The dataset of a study, split and scaled as its spec says."""
+    data = spec.data
+    return load_dataset(
+        data.dataset,
+        split=(data.split[0], data.split[1], data.split[2]),
+        scale=data.scale,
+        seed=spec.study.seed,
+        path=data.path,
+        target=data.target,
+        max_samples=data.max_samples,
+        cache_dir=data.cache_dir,
+    )
+
+
+def group_data(dataset: Dataset, device: torch.device, dtype: torch.dtype) -> GroupData:
+    """The dataset's tensors on ``device`` in ``dtype``, as the engine takes them."""
+    return GroupData.from_tensors(
+        [
+            dataset.x_train,
+            dataset.y_train,
+            dataset.x_val,
+            dataset.y_val,
+            dataset.x_test,
+            dataset.y_test,
+        ],
+        dataset.n_classes,
+        device=device,
+        dtype=dtype,
     )
 
 
@@ -206,20 +216,9 @@ class _Runner:
             pruner=make_pruner(self.strategy, max_epochs),
             load_if_exists=True,
         )
-        self.group_data = GroupData.from_tensors(
-            [
-                dataset.x_train,
-                dataset.y_train,
-                dataset.x_val,
-                dataset.y_val,
-                dataset.x_test,
-                dataset.y_test,
-            ],
-            dataset.n_classes,
-            device=device,
-            dtype=self.dtype,
-        )
+        self.group_data = group_data(dataset, device, self.dtype)
         self.groups_run = 0
+        self.heartbeat = Heartbeat(root)
         self._dists = self._point_distributions()
         self.trackers: list[Tracker] = make_trackers(
             spec, root, dataset.n_features, dataset.n_classes
@@ -277,7 +276,7 @@ class _Runner:
     def recover(self) -> None:
         """Settle trials left RUNNING by a process that died."""
         for t in self._trials():
-            if t.state != TrialState.RUNNING or _owner_alive(t.user_attrs.get(_ATTR_OWNER)):
+            if t.state != TrialState.RUNNING or self._alive(t):
                 continue
             trial_dir = self.dir.trial(t.number)
             record_path = trial_dir / "record.json"
@@ -295,23 +294,22 @@ class _Runner:
                 self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
                 _log.info("trial %d: interrupted by a dead process; it will run again", t.number)
 
+    def _alive(self, trial: FrozenTrial) -> bool:
+        owner = trial.user_attrs.get(_ATTR_OWNER)
+        return owner_alive(self.dir.root, owner, self.heartbeat.owner)
+
     def _taken_points(self) -> set[str]:
         taken = set()
         for t in self._trials():
             key = t.user_attrs.get(_ATTR_POINT)
             if key is None:
                 continue
-            if self._counts(t) or (
-                t.state == TrialState.RUNNING and _owner_alive(t.user_attrs.get(_ATTR_OWNER))
-            ):
+            if self._counts(t) or (t.state == TrialState.RUNNING and self._alive(t)):
                 taken.add(key)
         return taken
 
     def _running_elsewhere(self) -> int:
-        return sum(
-            t.state == TrialState.RUNNING and _owner_alive(t.user_attrs.get(_ATTR_OWNER))
-            for t in self._trials()
-        )
+        return sum(t.state == TrialState.RUNNING and self._alive(t) for t in self._trials())
 
     # ---- asking ----------------------------------------------------------------
 
@@ -362,7 +360,7 @@ class _Runner:
             params=fixed,
             distributions={k: dists[k] for k in fixed},
             user_attrs={
-                _ATTR_OWNER: _owner(),
+                _ATTR_OWNER: self.heartbeat.owner,
                 _ATTR_CONFIG: params.flat(),
                 _ATTR_SEED: seed,
                 _ATTR_POINT: point.key,
@@ -374,7 +372,7 @@ class _Runner:
         return _Running(trial, params, seed, point, _now())
 
     def _start(self, trial: optuna.Trial, params: TrainParams, seed: int) -> _Running:
-        trial.set_user_attr(_ATTR_OWNER, _owner())
+        trial.set_user_attr(_ATTR_OWNER, self.heartbeat.owner)
         trial.set_user_attr(_ATTR_CONFIG, params.flat())
         trial.set_user_attr(_ATTR_SEED, seed)
         return _Running(trial, params, seed, None, _now())
@@ -413,9 +411,10 @@ class _Runner:
 
     def _train_chunk(self, items: list[_Running], members: list[MemberSpec]) -> None:
         self.groups_run += 1
-        group = f"{self.groups_run:04d}-{os.getpid()}"
+        group = f"{self.heartbeat.owner.replace(':', '-')}-{self.groups_run:04d}"
         done: set[int] = set()
         objective = self.spec.study.objective
+        numbers = [item.trial.number for item in items]
 
         def on_epoch(epoch: int, reports: dict[int, dict[str, float]]) -> Iterable[int]:
             pruned = []
@@ -428,7 +427,7 @@ class _Runner:
 
         def on_end(m: int, result: MemberResult) -> None:
             done.add(m)
-            self._finish(items[m], result, group)
+            self._finish(items[m], result, group, m, numbers)
 
         try:
             train_group(members, self.group_data, on_epoch=on_epoch, on_end=on_end)
@@ -442,13 +441,21 @@ class _Runner:
             for m, item in enumerate(items):
                 if m not in done:
                     reason = f"{type(exc).__name__}: {exc}"
-                    self._finish(item, MemberResult(state="failed", reason=reason), group)
+                    result = MemberResult(state="failed", reason=reason, group_size=len(items))
+                    self._finish(item, result, group, m, numbers)
 
     def _interrupt(self, item: _Running) -> None:
         item.trial.set_user_attr(_ATTR_INTERRUPTED, True)
         self.study.tell(item.trial, state=TrialState.FAIL, skip_if_finished=True)
 
-    def _finish(self, item: _Running, result: MemberResult, group: str) -> None:
+    def _finish(
+        self,
+        item: _Running,
+        result: MemberResult,
+        group: str,
+        index: int = 0,
+        numbers: list[int] | None = None,
+    ) -> None:
         objective = None
         if result.val is not None:
             objective = result.val[self.spec.study.objective.removeprefix("val_")]
@@ -469,6 +476,8 @@ class _Runner:
             duration_s=round(result.duration_s, 4),
             group=group,
             group_size=result.group_size,
+            group_index=index,
+            group_members=numbers or [item.trial.number],
             started_at=item.started_at,
             finished_at=_now(),
         )
@@ -503,22 +512,21 @@ class _Runner:
 
     def loop(self) -> None:
         try:
-            self._loop()
+            with self.heartbeat:
+                self._loop()
         finally:
             for tracker in self.trackers:
                 tracker.close()
 
     def _loop(self) -> None:
-        self.recover()
-        finished = self.finished()
+        with claim_lock(self.dir.root):
+            self.recover()
         if self.callback is not None:
-            self.callback(RunEvent("start", finished, self.total, self.best_value()))
+            self.callback(RunEvent("start", self.finished(), self.total, self.best_value()))
         while True:
-            finished = self.finished()
-            todo = self.total - finished - self._running_elsewhere()
-            if todo <= 0:
-                break
-            batch = self._ask(min(todo, self.ask_size()))
+            with claim_lock(self.dir.root):
+                todo = self.total - self.finished() - self._running_elsewhere()
+                batch = self._ask(min(todo, self.ask_size())) if todo > 0 else []
             if not batch:
                 break
             self.train(batch)
@@ -570,17 +578,7 @@ def run(
     root = Path(runs_dir) / spec.study.name
     _prepare_dir(spec, root)
     device = resolve_device(spec.study.device)
-    data = spec.data
-    dataset = load_dataset(
-        data.dataset,
-        split=(data.split[0], data.split[1], data.split[2]),
-        scale=data.scale,
-        seed=spec.study.seed,
-        path=data.path,
-        target=data.target,
-        max_samples=data.max_samples,
-        cache_dir=data.cache_dir,
-    )
+    dataset = load_study_data(spec)
     study_dir = StudyDir(root)
     study_dir.trials.mkdir(parents=True, exist_ok=True)
     write_text(study_dir.spec_file, spec.to_toml())

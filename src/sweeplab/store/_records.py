@@ -37,6 +37,8 @@ class TrialRecord:
     duration_s: float = 0.0
     group: str = ""
     group_size: int = 1
+    group_index: int = 0
+    group_members: list[int] = field(default_factory=list)
     started_at: str = ""
     finished_at: str = ""
     version: int = RECORD_VERSION
