@@ -63,7 +63,8 @@ def _readme_commands() -> list[str]:
     for block in blocks:
         for line in block.splitlines():
             line = line.split("#", 1)[0].strip()
-            if line.startswith(".venv/bin/sweeplab"):
+            # long-running servers and live views are run by tests/track/test_live.py
+            if line.startswith(".venv/bin/sweeplab") and not re.search(r"--watch|dashboard", line):
                 commands.append(line.removeprefix(".venv/bin/sweeplab").strip())
     return commands
 

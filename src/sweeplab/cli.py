@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -86,7 +87,7 @@ tensorboard = true
 
 
 def _fail(exc: SweeplabError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -259,10 +260,103 @@ def status(
     study: Annotated[Path, typer.Argument(help="A study directory, or its study file.")],
     runs_dir: Annotated[Path, typer.Option(help="Where study directories live.")] = Path("runs"),
     top: Annotated[int | None, typer.Option(help="Show only the best N trials.")] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Refresh a live table until Ctrl-C.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.", min=0.05)] = 2.0,
+    count: Annotated[int | None, typer.Option(help="Stop after N refreshes.", hidden=True)] = None,
 ) -> None:
-    """Show a study's trials, best first."""
+    """Show a study's trials, best first; with --watch, live, with the trials training now."""
     with _errors():
-        _print_status(_open_study(study, runs_dir), top=top)
+        opened = _open_study(study, runs_dir)
+        if watch:
+            _watch(opened, top or 10, interval, count)
+        else:
+            _print_status(opened, top=top)
+
+
+def _live_view(study: Any, top: int) -> Any:
+    from rich.console import Group
+
+    from sweeplab.track import read_live
+
+    spec = study.spec
+    objective = spec.study.objective
+    records = study.records()
+    live = read_live(study.dir.root)
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    total = spec.search.trials
+    head = f"{spec.study.name}: {len(records)}{f'/{total}' if total else ''} finished"
+    head += "".join(f", {n} {s}" for s, n in sorted(counts.items())) + f", {len(live)} training"
+    running = Table(title="training now")
+    for col in ("trial", "epoch", "of", "train_loss", objective, "s"):
+        running.add_column(col, justify="right")
+    now = time.time()
+    for t in live:
+        running.add_row(
+            str(t.number),
+            _fmt(int(t.last["epoch"])) if "epoch" in t.last else "-",
+            _fmt(t.params.get("epochs")),
+            _fmt(t.last.get("train_loss")),
+            _fmt(t.last.get(objective)),
+            f"{now - t.started:.0f}",
+        )
+    sign = -1.0 if spec.direction == "maximize" else 1.0
+    done = sorted(
+        (r for r in records if r.state == "complete" and r.objective is not None),
+        key=lambda r: (sign * float(r.objective), r.number),
+    )[:top]
+    best = Table(title=f"best {top}")
+    for col in ("trial", "label", objective, "epochs", "s"):
+        best.add_column(col, justify="right")
+    for r in done:
+        best.add_row(
+            str(r.number), r.label, _fmt(r.objective), str(r.epochs_trained), f"{r.duration_s:.1f}"
+        )
+    return Group(head, running, best)
+
+
+def _watch(study: Any, top: int, interval: float, count: int | None) -> None:
+    from rich.live import Live
+
+    shown = 0
+    try:
+        with Live(_live_view(study, top), console=out, auto_refresh=False) as live:
+            while count is None or shown < count:
+                live.update(_live_view(study, top), refresh=True)
+                shown += 1
+                if count is not None and shown >= count:
+                    break
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def dashboard(
+    study: Annotated[Path, typer.Argument(help="A study directory, or its study file.")],
+    runs_dir: Annotated[Path, typer.Option(help="Where study directories live.")] = Path("runs"),
+    host: Annotated[str, typer.Option(help="Interface to bind; loopback by default.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8080,
+) -> None:
+    """Serve optuna-dashboard on the study's storage (needs sweeplab[dashboard])."""
+    from sweeplab.track import dashboard_server
+
+    with _errors():
+        opened = _open_study(study, runs_dir)
+        server = dashboard_server(opened.dir.root, host=host, port=port)
+    out.print(f"optuna-dashboard for {opened.name}: http://{host}:{server.server_port}/")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 class ExportFormat(str, Enum):

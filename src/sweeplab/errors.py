@@ -7,7 +7,14 @@ a data file, a command-line value), 1 for a run that failed.
 
 from __future__ import annotations
 
-__all__ = ["DataError", "SpecError", "StudyError", "SweeplabError"]
+__all__ = [
+    "DataError",
+    "MissingExtraError",
+    "SpecError",
+    "StudyError",
+    "SweeplabError",
+    "require_extra",
+]
 
 
 class SweeplabError(Exception):
@@ -30,3 +37,24 @@ class DataError(SweeplabError):
 
 class StudyError(SweeplabError):
     """A study directory or its storage is missing, inconsistent or busy."""
+
+
+class MissingExtraError(SweeplabError):
+    """A feature needs an optional dependency that is not installed."""
+
+    exit_code = 2
+
+
+def require_extra(module: str, extra: str, feature: str) -> None:
+    """Raise :class:`MissingExtraError` naming the ``pip install`` when ``module`` is missing."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise MissingExtraError(
+            f"{feature} needs the {module!r} package, but it is not installed: "
+            f"pip install 'sweeplab[{extra}]'"
+        )

@@ -416,10 +416,16 @@ class _Runner:
         objective = self.spec.study.objective
         numbers = [item.trial.number for item in items]
 
+        for item in items:
+            for tracker in self.trackers:
+                tracker.trial_started(item.trial.number, item.params.flat(), item.seed)
+
         def on_epoch(epoch: int, reports: dict[int, dict[str, float]]) -> Iterable[int]:
             pruned = []
             for m, row in reports.items():
                 trial = items[m].trial
+                for tracker in self.trackers:
+                    tracker.epoch_logged(trial.number, row)
                 trial.report(row[objective], epoch)
                 if trial.should_prune():
                     pruned.append(m)
@@ -488,8 +494,11 @@ class _Runner:
                 "val": result.val_confusion,
                 "test": result.test_confusion,
             }
-        write_trial(self.dir.trial(record.number), record, result.curves, confusion)
+        trial_dir = self.dir.trial(record.number)
+        write_trial(trial_dir, record, result.curves, confusion)
+        files = {p.name: p for p in sorted(trial_dir.iterdir()) if p.is_file()}
         for tracker in self.trackers:
+            tracker.trial_artifacts(record.number, files)
             tracker.log_trial(record, result.curves)
         if result.state == "complete":
             self.study.tell(item.trial, objective)

@@ -260,9 +260,43 @@ class SearchSpec(_Section):
 
 
 class TrackSpec(_Section):
-    """Where trials are logged besides the study directory."""
+    """Where trials are logged besides the study directory.
+
+    ``mlflow`` is ``true`` for ``sqlite:///runs/<study>/mlflow.db`` (or
+    ``MLFLOW_TRACKING_URI`` when set), or a tracking URI that wins over both.
+    ``wandb`` is ``false``, ``"offline"`` (``true`` means offline; no account
+    needed, ``wandb sync`` later) or ``"online"``. ``project`` names the W&B
+    project and the MLflow experiment; it defaults to the study name.
+    """
 
     tensorboard: bool = True
+    mlflow: bool | str = False
+    wandb: bool | Literal["offline", "online"] = False
+    project: str | None = None
+    entity: str | None = None
+
+    @field_validator("mlflow", mode="before")
+    @classmethod
+    def _check_mlflow(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, str) and value.strip()):
+            return value
+        raise ValueError("must be true, false or a tracking URI")
+
+    @field_validator("wandb", mode="before")
+    @classmethod
+    def _check_wandb(cls, value: Any) -> Any:
+        if value is True:
+            return "offline"
+        if value is False or value in ("offline", "online"):
+            return value
+        raise ValueError('must be false, true, "offline" or "online"')
+
+    @field_validator("project")
+    @classmethod
+    def _check_project(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or "/" in value):
+            raise ValueError("must be a non-empty name without '/'")
+        return value
 
 
 class StudySpec(_Section):
