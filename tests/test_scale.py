@@ -21,7 +21,7 @@ import pytest
 
 import sweeplab
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"))
 SRC = str(Path(sweeplab.__file__).resolve().parents[1])
 
 GRID = """
