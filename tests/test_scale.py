@@ -227,3 +227,12 @@ def test_ray_backend_matches_local_and_survives_a_killed_actor(
         assert r["seed"] == twin.seed
         assert r["val"] == twin.val, "the same trial gives the same numbers on ray and locally"
         assert r["test"] == twin.test
+
+
+def test_worker_needs_an_existing_study(tmp_path: Path) -> None:
+    proc = _sweeplab(tmp_path, "worker", str(tmp_path / "runs" / "missing"))
+    assert proc.wait(timeout=120) == 1
+    assert proc.stderr is not None
+    message = proc.stderr.read().decode()
+    assert "study.toml" in message
+    assert "Traceback" not in message
