@@ -153,6 +153,16 @@ def run(
         str | None, typer.Option(help="auto, cpu, cuda or cuda:N (overrides study.device).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes (local) or actors (ray); default: one per GPU."),
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="local or ray (overrides study.backend).")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address, e.g. auto or host:port.")
+    ] = None,
 ) -> None:
     """Run a study, or resume it if its directory exists."""
     from sweeplab.runner import run as run_study
@@ -161,6 +171,8 @@ def run(
     overrides = list(set_ or [])
     if device:
         overrides.append(f"study.device={device}")
+    if backend:
+        overrides.append(f"study.backend={backend!r}")
     with _errors():
         spec = load_spec(study_file, overrides)
         start = time.perf_counter()
@@ -176,7 +188,11 @@ def run(
             disable=quiet,
         )
         try:
-            study = run_study(spec, runs_dir=runs_dir, callback=_progress_callback(progress))
+            callback = _progress_callback(progress)
+            if spec.study.backend == "ray" or workers not in (None, 1) or address:
+                study = _run_scaled(spec, runs_dir, workers, address, callback)
+            else:
+                study = run_study(spec, runs_dir=runs_dir, callback=callback)
         except KeyboardInterrupt:
             progress.stop()
             err.print(
@@ -193,6 +209,33 @@ def run(
     if failed and len(failed) == len(study.records()):
         err.print(f"every trial failed, e.g. trial {failed[0].number}: {failed[0].reason}")
         raise typer.Exit(1)
+
+
+def _run_scaled(
+    spec: Any, runs_dir: Path, workers: int | None, address: str | None, callback: Any
+) -> Any:
+    from sweeplab.backends import run_local, run_ray
+
+    if spec.study.backend == "ray" or address:
+        return run_ray(spec, address=address, workers=workers, runs_dir=runs_dir, callback=callback)
+    return run_local(spec, workers=workers, runs_dir=runs_dir, callback=callback)
+
+
+@app.command()
+def worker(
+    study: Annotated[Path, typer.Argument(help="The study directory to join (runs/<name>).")],
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda or cuda:N (overrides study.device).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
+) -> None:
+    """Join a study as one more worker: claim and train its trials until the budget is used."""
+    from sweeplab.runner import join
+
+    with _errors():
+        opened = join(study, device=device)
+    if not quiet:
+        out.print(f"worker done; {len(opened.records())} trial(s) in {opened.dir.root}")
 
 
 def _open_study(target: Path, runs_dir: Path) -> Any:

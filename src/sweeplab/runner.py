@@ -29,7 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeplab.data import Dataset, load_dataset
 from sweeplab.engine import GroupData, MemberResult, MemberSpec, derive_seed, train_group
-from sweeplab.errors import SpecError
+from sweeplab.errors import SpecError, StudyError
 from sweeplab.search import (
     DESIGN_STRATEGIES,
     Point,
@@ -53,7 +53,18 @@ from sweeplab.store._lock import FlockLock
 from sweeplab.store._workers import Heartbeat, claim_lock, owner_alive
 from sweeplab.track import Tracker, make_trackers
 
-__all__ = ["RunEvent", "group_data", "load_study_data", "member_spec", "resolve_device", "run"]
+__all__ = [
+    "RunEvent",
+    "group_data",
+    "join",
+    "load_study_data",
+    "member_spec",
+    "open_storage",
+    "prepare",
+    "resolve_device",
+    "run",
+    "study_budget",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -64,7 +75,7 @@ _ATTR_POINT = "sweeplab.point"
 _ATTR_OWNER = "sweeplab.owner"
 _ATTR_INTERRUPTED = "sweeplab.interrupted"
 _ATTR_REASON = "sweeplab.reason"
-_RESUMABLE = ("search.trials", "search.group_size", "study.device", "track")
+_RESUMABLE = ("search.trials", "search.group_size", "study.device", "study.backend", "track")
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -171,6 +182,33 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def _open_storage(spec: StudySpec, study_dir: StudyDir) -> optuna.storages.BaseStorage:
+    if spec.study.storage:
+        try:
+            return optuna.storages.RDBStorage(spec.study.storage)
+        except ImportError:
+            raise SpecError(
+                "study.storage must name a database whose driver is installed, but the driver "
+                f"for {spec.study.storage.split(':', 1)[0]!r} is missing: "
+                "pip install 'sweeplab[postgres]' (or the driver of your database)"
+            ) from None
+    path = str(study_dir.journal)
+    backend = JournalFileBackend(path, lock_obj=FlockLock(path))
+    return optuna.storages.JournalStorage(backend)
+
+
+def study_budget(spec: StudySpec, points: Sequence[Point] | None = None) -> int:
+    """How many trials a study runs: its planned points (at most ``trials``) or ``trials``."""
+    if spec.search.strategy in DESIGN_STRATEGIES:
+        planned = len(design_points(spec) if points is None else points)
+        total = min(spec.search.trials or planned, planned)
+    else:
+        total = spec.search.trials or DEFAULT_TRIALS
+    if total < 1:
+        raise SpecError(f"search.space must give at least one trial for {spec.search.strategy!r}")
+    return total
+
+
 @dataclass
 class _Running:
     trial: optuna.Trial
@@ -198,13 +236,7 @@ class _Runner:
         self.maximize = spec.direction == "maximize"
         self.strategy = spec.search.strategy
         self.points = design_points(spec)
-        if self.strategy in DESIGN_STRATEGIES:
-            planned = len(self.points)
-            self.total = min(spec.search.trials or planned, planned)
-        else:
-            self.total = spec.search.trials or DEFAULT_TRIALS
-        if self.total < 1:
-            raise SpecError(f"search.space must give at least one trial for {self.strategy!r}")
+        self.total = study_budget(spec, self.points)
         self.storage = self._storage()
         max_epochs = max(self._max_epochs(), 1)
         existing = self._existing_count()
@@ -225,11 +257,7 @@ class _Runner:
         )
 
     def _storage(self) -> optuna.storages.BaseStorage:
-        if self.spec.study.storage:
-            return optuna.storages.RDBStorage(self.spec.study.storage)
-        path = str(self.dir.journal)
-        backend = JournalFileBackend(path, lock_obj=FlockLock(path))
-        return optuna.storages.JournalStorage(backend)
+        return _open_storage(self.spec, self.dir)
 
     def _existing_count(self) -> int:
         try:
@@ -327,7 +355,44 @@ class _Runner:
                 params = TrainParams.model_validate(params.model_dump())
                 seed = derive_seed(self.spec.study.seed, trial.number)
                 asked.append(self._start(trial, params, seed))
-        return asked
+        return self._confirm(asked) if asked else asked
+
+    def _confirm(self, asked: list[_Running]) -> list[_Running]:
+        """Optimistic claim: keep only the trials that no earlier trial beat.
+
+        The claim lock is an ``flock`` and only serializes processes on one
+        machine. Across machines sharing an RDB, two workers can create the
+        same grid point or overrun the budget at once; both then re-read the
+        storage, and the trial created first (lowest storage id) wins. A
+        loser is told FAIL with ``sweeplab.interrupted`` (not counted).
+        """
+        mine = {item.trial._trial_id for item in asked}
+        holders: dict[str, int] = {}
+        kept: list[_Running] = []
+        rank = 0
+        for t in sorted(self._trials(), key=lambda t: t._trial_id):
+            live = self._counts(t) or (
+                t.state == TrialState.RUNNING
+                and (t._trial_id in mine or self._alive(t))
+                and not t.user_attrs.get(_ATTR_INTERRUPTED)
+            )
+            if not live:
+                continue
+            key = t.user_attrs.get(_ATTR_POINT)
+            if key is not None and key in holders:
+                continue
+            if rank >= self.total:
+                continue
+            rank += 1
+            if key is not None:
+                holders[key] = t._trial_id
+            if t._trial_id in mine:
+                kept.extend(i for i in asked if i.trial._trial_id == t._trial_id)
+        for item in asked:
+            if item not in kept:
+                _log.info("trial %d: claimed elsewhere first; abandoned", item.trial.number)
+                self._interrupt(item)
+        return kept
 
     def _point_distributions(self) -> dict[str, BaseDistribution]:
         """One distribution per searched name, the same for every planned trial."""
@@ -578,6 +643,23 @@ def run(
     kept, trials interrupted by a dead process run again, and the budget is
     never exceeded.
     """
+    spec, root, dataset, device = prepare(spec, runs_dir=runs_dir, overrides=overrides)
+    runner = _Runner(spec, root, dataset, device, callback)
+    runner.loop()
+    return Study(root)
+
+
+def prepare(
+    spec: StudySpec | str | Path,
+    *,
+    runs_dir: str | Path = "runs",
+    overrides: Iterable[str] = (),
+) -> tuple[StudySpec, Path, Dataset, torch.device]:
+    """Check a study against its directory and write study.toml and provenance.
+
+    Returns the resolved spec, the study directory, the dataset and the
+    device. Every backend calls this once before any worker joins.
+    """
     overrides = list(overrides)
     if isinstance(spec, StudySpec):
         if overrides:
@@ -606,6 +688,42 @@ def run(
             study_dir.provenance,
             collect_provenance(seed=spec.study.seed, data=info, device=str(device)),
         )
-    runner = _Runner(spec, root, dataset, device, callback)
+    return spec, root, dataset, device
+
+
+def open_storage(root: str | Path) -> None:
+    """Create the study in its storage (once, before workers join concurrently)."""
+    root = Path(root)
+    spec = spec_from_dict(tomllib.loads(StudyDir(root).spec_file.read_text(encoding="utf-8")))
+    optuna.create_study(
+        study_name=spec.study.name,
+        storage=_open_storage(spec, StudyDir(root)),
+        direction=spec.direction,
+        load_if_exists=True,
+    )
+
+
+def join(
+    root: str | Path,
+    *,
+    device: str | None = None,
+    callback: Callback | None = None,
+    dataset: Dataset | None = None,
+) -> Study:
+    """Work on an existing study directory until its budget is used up.
+
+    Several processes (on one machine, or on many sharing the directory and
+    an RDB storage) can join the same study: they claim disjoint trials, and
+    a trial's numbers do not depend on which process ran it.
+    """
+    root = Path(root)
+    spec_file = StudyDir(root).spec_file
+    if not spec_file.exists():
+        raise StudyError(f"study directory must hold a study.toml, but {spec_file} was not found")
+    raw = tomllib.loads(spec_file.read_text(encoding="utf-8"))
+    spec = spec_from_dict(raw, [f"study.device={device}"] if device else [])
+    if dataset is None:
+        dataset = load_study_data(spec)
+    runner = _Runner(spec, root, dataset, resolve_device(spec.study.device), callback)
     runner.loop()
     return Study(root)

@@ -92,6 +92,7 @@ class StudySection(_Section):
     device: str = "auto"
     dtype: Literal["float32", "float64"] = "float32"
     storage: str | None = None
+    backend: Literal["local", "ray"] = "local"
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,81 @@
+"""Several worker processes on this machine, sharing one study."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
+
+import torch
+
+from sweeplab.errors import SpecError
+from sweeplab.runner import Callback, join, open_storage, prepare
+from sweeplab.spec import StudySpec
+from sweeplab.store import Study
+
+__all__ = ["auto_workers", "run_local", "worker_devices"]
+
+_log = logging.getLogger(__name__)
+
+
+def auto_workers(device: str) -> int:
+    """One worker per CUDA device when the study may use them all, else one."""
+    if device in ("auto", "cuda") and torch.cuda.is_available():
+        return max(1, torch.cuda.device_count())
+    return 1
+
+
+def worker_devices(device: str, workers: int) -> list[str]:
+    """The device of each worker: CUDA devices round-robin, else ``device`` for all."""
+    if device in ("auto", "cuda") and torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        return [f"cuda:{i % count}" for i in range(workers)]
+    return [device] * workers
+
+
+def _spawn(root: Path, device: str) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    """A quiet ``sweeplab worker``; its stderr goes to a temporary file (read on failure)."""
+    command = [sys.executable, "-m", "sweeplab", "worker", str(root), "--device", device, "-q"]
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by run_local)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ))
+    return proc, log
+
+
+def run_local(
+    spec: StudySpec | str | Path,
+    *,
+    workers: int | None = None,
+    runs_dir: str | Path = "runs",
+    overrides: Iterable[str] = (),
+    callback: Callback | None = None,
+) -> Study:
+    """Run a study with ``workers`` processes on this machine and return it.
+
+    This process prepares the study and creates it in the storage, starts
+    ``workers - 1`` ``sweeplab worker`` subprocesses, then works itself
+    (reporting progress to ``callback``). After the others exit it joins
+    once more, which settles and re-runs the trials of a worker that died.
+    """
+    spec, root, dataset, _ = prepare(spec, runs_dir=runs_dir, overrides=overrides)
+    count = auto_workers(spec.study.device) if workers is None else workers
+    if count < 1:
+        raise SpecError(f"workers must be at least 1, but got {count}")
+    devices = worker_devices(spec.study.device, count)
+    open_storage(root)
+    procs = [_spawn(root, device) for device in devices[1:]]
+    try:
+        join(root, device=devices[0], callback=callback, dataset=dataset)
+    finally:
+        for proc, log in procs:
+            code = proc.wait()
+            if code != 0:
+                log.seek(0)
+                message = log.read().decode(errors="replace")
+                _log.warning("worker %d exited with %d: %s", proc.pid, code, message[-2000:])
+            log.close()
+    return join(root, device=devices[0], dataset=dataset)

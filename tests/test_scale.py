@@ -1,0 +1,238 @@
+"""Scale-out: worker processes over PostgreSQL, and the Ray backend on a local cluster."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import pytest
+
+import sweeplab
+
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"))
+SRC = str(Path(sweeplab.__file__).resolve().parents[1])
+
+GRID = """
+[study]
+name = "{name}"
+seed = 11
+{storage}
+[data]
+dataset = "{dataset}"
+[params]
+epochs = {epochs}
+units = 32
+[search]
+strategy = "grid"
+group_size = {group}
+[search.space]
+lr = [1e-3, 3e-3, 1e-2, 3e-2]
+batch_size = [16, 32, 64]
+[track]
+tensorboard = false
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env() -> dict[str, str]:
+    path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def _write(
+    tmp_path: Path, name: str, dataset: str, epochs: int, storage: str = "", group: int = 1
+) -> Path:
+    path = tmp_path / f"{name}.toml"
+    text = GRID.format(name=name, dataset=dataset, epochs=epochs, storage=storage, group=group)
+    path.write_text(text)
+    return path
+
+
+def _sweeplab(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sweeplab", *args],
+        cwd=cwd,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _check(root: Path, storage: optuna.storages.BaseStorage, budget: int) -> list[dict]:
+    records = [json.loads(p.read_text()) for p in root.glob("trials/*/record.json")]
+    assert len(records) == budget, "exactly the budget"
+    keys = [r["point_key"] for r in records]
+    assert len(set(keys)) == budget, "no grid point twice"
+    trials = optuna.load_study(study_name=root.name, storage=storage).get_trials()
+    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(t.number for t in done) == sorted(r["number"] for r in records)
+    assert len({t.user_attrs["sweeplab.point"] for t in done}) == budget
+    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    extra = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
+    assert all(t.user_attrs.get("sweeplab.interrupted") for t in extra)
+    return records
+
+
+# ---- PostgreSQL -----------------------------------------------------------------
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server on 127.0.0.1 with its own data directory, stopped after."""
+    base = Path(tempfile.mkdtemp(prefix="sweeplab-pg-"))
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        base.chmod(0o755)
+        for p in (base, sock):
+            os.chown(p, user.pw_uid, user.pw_gid)
+    port = _free_port()
+    run = subprocess.run
+    run(
+        _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "sweeplab"]),
+        check=True,
+        capture_output=True,
+    )
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c fsync=off"
+    ctl = str(PG_BIN / "pg_ctl")
+    run(
+        _as_postgres([ctl, "-D", str(data), "-o", options, "-w", "-l", str(base / "log"), "start"]),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        run(
+            [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "sweeplab", "sw"],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql://sweeplab@127.0.0.1:{port}/sw"
+    finally:
+        run(_as_postgres([ctl, "-D", str(data), "-m", "fast", "-w", "stop"]), capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_four_workers_share_a_postgresql_study(tmp_path: Path, postgres_url: str) -> None:
+    path = _write(tmp_path, "pg", "digits", epochs=3, storage=f'storage = "{postgres_url}"')
+    proc = _sweeplab(tmp_path, "run", str(path), "--workers", "4", "-q")
+    assert proc.wait(timeout=300) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    root = tmp_path / "runs" / "pg"
+    records = _check(root, optuna.storages.RDBStorage(postgres_url), budget=12)
+    assert not (root / "optuna.log").exists(), "the trials live in PostgreSQL"
+    owners = {r["group"].rsplit("-", 1)[0] for r in records}
+    assert len(owners) >= 2, "work must be shared between workers"
+
+
+# ---- Ray ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ray_address(tmp_path: Path) -> Iterator[str]:
+    """A real local Ray cluster (head on 127.0.0.1, 2 CPUs), stopped after."""
+    port = _free_port()
+    temp = Path(tempfile.mkdtemp(prefix="slray-"))
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    cmd = [ray_bin, "start", "--head", "--block", "--node-ip-address=127.0.0.1"]
+    cmd += [f"--port={port}", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false"]
+    cmd += [f"--temp-dir={temp}", "--disable-usage-stats"]
+    head = subprocess.Popen(
+        cmd,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert head.poll() is None, "ray start failed"
+            time.sleep(0.5)
+        yield address
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+        time.sleep(1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _actor_pids(root: Path, driver: int) -> list[int]:
+    pids = []
+    for beat in (root / "workers").glob("*"):
+        parts = beat.name.rsplit("-", 2)
+        if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) != driver:
+            pids.append(int(parts[1]))
+    return pids
+
+
+@pytest.mark.slow
+def test_ray_backend_matches_local_and_survives_a_killed_actor(
+    tmp_path: Path, ray_address: str
+) -> None:
+    path = _write(tmp_path, "rayed", "digits", epochs=2)
+    local = sweeplab.run(path, runs_dir=tmp_path / "local")
+    proc = _sweeplab(tmp_path, "run", str(path), "--backend", "ray", "--address", ray_address)
+    root = tmp_path / "runs" / "rayed"
+    killed = None
+    deadline = time.time() + 240
+    while killed is None and time.time() < deadline and proc.poll() is None:
+        pids = _actor_pids(root, proc.pid)
+        if pids and list(root.glob("trials/*/record.json")):
+            done_before = len(list(root.glob("trials/*/record.json")))
+            killed = pids[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    assert killed is not None, "an actor must be killed mid-study"
+    assert done_before < 12, "the kill must happen before the study ends"
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(root / "optuna.log"))
+    )
+    records = _check(root, storage, budget=12)
+    by_key = {r.point_key: r for r in local.records()}
+    for r in records:
+        twin = by_key[r["point_key"]]
+        assert r["seed"] == twin.seed
+        assert r["val"] == twin.val, "the same trial gives the same numbers on ray and locally"
+        assert r["test"] == twin.test
+
+
+def test_worker_needs_an_existing_study(tmp_path: Path) -> None:
+    proc = _sweeplab(tmp_path, "worker", str(tmp_path / "runs" / "missing"))
+    assert proc.wait(timeout=120) == 1
+    assert proc.stderr is not None
+    message = proc.stderr.read().decode()
+    assert "study.toml" in message
+    assert "Traceback" not in message
