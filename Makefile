@@ -50,5 +50,11 @@ pytest: $(DEV_STAMP) system-deps
 
 test: lint typecheck pytest
 
+# CPU-feasible sizes (a few minutes on 2 cores); full size on a GPU:
+#   $(PY) bench/engine.py --device cuda --samples 60000 --trials 128 --epochs 10
+BENCH_ARGS ?= --samples 2000 --trials 8 --epochs 3 --threads 1
+bench: $(STAMP)
+	$(PY) bench/engine.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

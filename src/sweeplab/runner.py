@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import shutil
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,15 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeplab.data import Dataset, load_dataset
-from sweeplab.engine import GroupData, MemberResult, MemberSpec, derive_seed, train_group
+from sweeplab.engine import (
+    GroupData,
+    MemberResult,
+    MemberSpec,
+    configure_device,
+    derive_seed,
+    plan_groups,
+    train_group_splitting,
+)
 from sweeplab.errors import SpecError, StudyError
 from sweeplab.search import (
     DESIGN_STRATEGIES,
@@ -444,35 +451,17 @@ class _Runner:
 
     # ---- training --------------------------------------------------------------
 
-    def group_cap(self, member: MemberSpec) -> int:
-        """How many members like ``member`` fit the memory budget at once."""
-        elem = 8 if self.dtype == torch.float64 else 4
-        dims = [self.dataset.n_features, *member.units, self.dataset.n_classes]
-        n_params = sum(dims[i] * dims[i + 1] + dims[i + 1] for i in range(len(dims) - 1))
-        acts = member.batch_size * (sum(member.units) * 6 + self.dataset.n_features)
-        per_member = elem * (5 * n_params + acts)
-        if self.device.type == "cuda":
-            free, _ = torch.cuda.mem_get_info(self.device)
-            budget = int(free * 0.5)
-        else:
-            budget = 2 * 2**30
-        cap = max(1, budget // per_member)
-        if self.spec.search.group_size:
-            cap = min(cap, self.spec.search.group_size)
-        return int(min(cap, 1024))
-
     def train(self, batch: Sequence[_Running]) -> None:
-        buckets: dict[tuple[Any, ...], list[_Running]] = defaultdict(list)
-        members: dict[int, MemberSpec] = {}
-        for item in batch:
-            member = member_spec(item.params, item.seed)
-            members[id(item)] = member
-            buckets[member.group_key()].append(item)
-        for items in buckets.values():
-            cap = self.group_cap(members[id(items[0])])
-            for start in range(0, len(items), cap):
-                chunk = items[start : start + cap]
-                self._train_chunk(chunk, [members[id(i)] for i in chunk])
+        members = [member_spec(item.params, item.seed) for item in batch]
+        for group in plan_groups(
+            members,
+            self.dataset.n_features,
+            self.dataset.n_classes,
+            self.device,
+            cap=self.spec.search.group_size,
+            dtype=self.dtype,
+        ):
+            self._train_chunk([batch[i] for i in group], [members[i] for i in group])
 
     def _train_chunk(self, items: list[_Running], members: list[MemberSpec]) -> None:
         self.groups_run += 1
@@ -501,7 +490,7 @@ class _Runner:
             self._finish(items[m], result, group, m, numbers)
 
         try:
-            train_group(members, self.group_data, on_epoch=on_epoch, on_end=on_end)
+            train_group_splitting(members, self.group_data, on_epoch=on_epoch, on_end=on_end)
         except KeyboardInterrupt:
             for m, item in enumerate(items):
                 if m not in done:
@@ -669,6 +658,7 @@ def prepare(
     root = Path(runs_dir) / spec.study.name
     _prepare_dir(spec, root)
     device = resolve_device(spec.study.device)
+    configure_device(device)
     dataset = load_study_data(spec)
     study_dir = StudyDir(root)
     study_dir.trials.mkdir(parents=True, exist_ok=True)

@@ -3,12 +3,16 @@
 There is one trainer. A single trial is a group of one.
 """
 
+from sweeplab.engine._device import configure_device, cpu_threads, thread_count
 from sweeplab.engine._member import MemberResult, MemberSpec, derive_seed
 from sweeplab.engine._metrics import METRIC_NAMES, metrics_from_confusion
 from sweeplab.engine._optim import OPTIMIZERS, make_optimizer
+from sweeplab.engine._plan import CPU_WORKING_SET, group_cap, plan_groups, step_overhead
+from sweeplab.engine._retry import train_group_splitting
 from sweeplab.engine._trainer import EndCallback, EpochCallback, GroupData, train_group
 
 __all__ = [
+    "CPU_WORKING_SET",
     "METRIC_NAMES",
     "OPTIMIZERS",
     "EndCallback",
@@ -16,8 +20,15 @@ __all__ = [
     "GroupData",
     "MemberResult",
     "MemberSpec",
+    "configure_device",
+    "cpu_threads",
     "derive_seed",
+    "group_cap",
     "make_optimizer",
     "metrics_from_confusion",
+    "plan_groups",
+    "step_overhead",
+    "thread_count",
     "train_group",
+    "train_group_splitting",
 ]

@@ -3,6 +3,13 @@
 Each update follows the formula of its ``torch.optim`` counterpart (default
 ``foreach=False`` path) with lr, weight decay, momentum and betas given per
 member as tensors shaped to broadcast over a stacked parameter ``(K, ...)``.
+
+On the CPU, SGD, momentum, Adam and AdamW instead call PyTorch's fused
+single-pass kernels (``torch._fused_sgd_``, ``torch._fused_adam(w)_``, what
+``torch.optim`` runs with ``fused=True``) once per member on its slices of the
+stacked tensors: one pass over memory instead of a dozen, which made the Adam
+update about 6x faster and the whole training step about 2x (bench/engine.py).
+On other devices one stacked kernel per operation beats K launches per step.
 """
 
 from __future__ import annotations
@@ -23,11 +30,34 @@ class StackedOptimizer(ABC):
     does not depend on the other members of its group.
     """
 
+    fusable = False
+    """Whether :meth:`_fused_step` exists for this optimizer."""
+
     def __init__(self, params: Sequence[torch.Tensor], hyper: dict[str, torch.Tensor]) -> None:
         self.params = list(params)
         self.hyper = hyper
         self.state: list[dict[str, torch.Tensor]] = [{} for _ in self.params]
         self.steps = 0
+        self._host: dict[str, list[float]] = {}
+        self._step_tensor: torch.Tensor | None = None
+
+    def _use_fused(self) -> bool:
+        return (
+            self.fusable
+            and bool(self.params)
+            and self.params[0].device.type == "cpu"
+            and self.params[0].dtype in (torch.float32, torch.float64)
+            and all(p.grad is not None for p in self.params)
+        )
+
+    def _hyper_host(self) -> dict[str, list[float]]:
+        if not self._host:
+            self._host = {k: [float(x) for x in v.tolist()] for k, v in self.hyper.items()}
+        return self._host
+
+    def _fused_step(self) -> None:
+        """One update of every member through a fused kernel (see the module doc)."""
+        raise NotImplementedError(f"{type(self).__name__} has no fused step")
 
     def _h(self, name: str, p: torch.Tensor) -> torch.Tensor:
         value = self.hyper[name]
@@ -37,6 +67,9 @@ class StackedOptimizer(ABC):
     def step(self) -> None:
         """Apply one update to every parameter."""
         self.steps += 1
+        if self._use_fused():
+            self._fused_step()
+            return
         for p, state in zip(self.params, self.state, strict=True):
             if p.grad is not None:
                 self._update(p, p.grad, state)
@@ -50,17 +83,43 @@ class StackedOptimizer(ABC):
         self.params = list(params)
         self.hyper = {k: v[keep] for k, v in self.hyper.items()}
         self.state = [{k: v[keep].clone() for k, v in s.items()} for s in self.state]
+        self._host = {}
 
     def _l2(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         return g + self._h("weight_decay", p) * p
 
 
 class SGD(StackedOptimizer):
+    fusable = True
+
+    def _fused_step(self) -> None:
+        h = self._hyper_host()
+        momentum = isinstance(self, Momentum)
+        if momentum:
+            for p, state in zip(self.params, self.state, strict=True):
+                if "buf" not in state:
+                    state["buf"] = torch.zeros_like(p)
+        first = self.steps == 1
+        for k in range(self.params[0].shape[0]):
+            beta = h["momentum"][k] if momentum else 0.0
+            torch._fused_sgd_(
+                [p[k] for p in self.params],
+                [p.grad[k] for p in self.params if p.grad is not None],
+                [s["buf"][k] for s in self.state] if beta > 0 else [],
+                weight_decay=h["weight_decay"][k],
+                momentum=beta,
+                lr=h["lr"][k],
+                dampening=0.0,
+                nesterov=False,
+                maximize=False,
+                is_first_step=first,
+            )
+
     def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor]) -> None:
         p.sub_(self._h("lr", p) * self._l2(p, g))
 
 
-class Momentum(StackedOptimizer):
+class Momentum(SGD):
     """SGD with heavy-ball momentum (``torch.optim.SGD(momentum=m)``)."""
 
     def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor]) -> None:
@@ -75,6 +134,35 @@ class Momentum(StackedOptimizer):
 
 class Adam(StackedOptimizer):
     decoupled = False
+    fusable = True
+
+    def _fused_step(self) -> None:
+        h = self._hyper_host()
+        for p, state in zip(self.params, self.state, strict=True):
+            if "m" not in state:
+                state["m"] = torch.zeros_like(p)
+                state["v"] = torch.zeros_like(p)
+        if self._step_tensor is None:
+            self._step_tensor = torch.zeros((), dtype=torch.float32)
+        self._step_tensor.fill_(self.steps)
+        steps = [self._step_tensor] * len(self.params)
+        kernel = torch._fused_adamw_ if self.decoupled else torch._fused_adam_
+        for k in range(self.params[0].shape[0]):
+            kernel(
+                [p[k] for p in self.params],
+                [p.grad[k] for p in self.params if p.grad is not None],
+                [s["m"][k] for s in self.state],
+                [s["v"][k] for s in self.state],
+                [],
+                steps,
+                lr=h["lr"][k],
+                beta1=h["beta1"][k],
+                beta2=h["beta2"][k],
+                weight_decay=h["weight_decay"][k],
+                eps=1e-8,
+                amsgrad=False,
+                maximize=False,
+            )
 
     def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor]) -> None:
         lr, b1, b2 = self._h("lr", p), self._h("beta1", p), self._h("beta2", p)

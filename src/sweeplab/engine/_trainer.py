@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from sweeplab.engine._device import cpu_threads
 from sweeplab.engine._member import MemberResult, MemberSpec
 from sweeplab.engine._metrics import confusion, metrics_from_confusion
 from sweeplab.engine._optim import StackedOptimizer, make_optimizer
@@ -218,9 +219,25 @@ def train_group(
     A member whose training loss becomes NaN or infinite, or diverges (over
     ``DIVERGENCE_FACTOR`` times the loss of a uniform guess), is recorded as
     failed and removed; the others go on. ``on_epoch`` sees the validation metrics of
-    the members still training and may prune some of them.
+    the members still training and may prune some of them. On the CPU the
+    thread count follows the size of a step (see ``cpu_threads``).
     """
     _check_group(members)
+    n_features = data.x_train.shape[1]
+    widest = [max(m.units[i] for m in members) for i in range(members[0].depth)]
+    dims = [n_features, *widest, data.n_classes]
+    per_sample = sum(dims[i] * dims[i + 1] for i in range(len(dims) - 1))
+    work = 3.0 * len(members) * members[0].batch_size * per_sample
+    with cpu_threads(data.x_train.device, work):
+        return _train_group(members, data, on_epoch, on_end)
+
+
+def _train_group(
+    members: Sequence[MemberSpec],
+    data: GroupData,
+    on_epoch: EpochCallback | None,
+    on_end: EndCallback | None,
+) -> list[MemberResult]:
     start = time.perf_counter()
     device, dtype = data.x_train.device, data.x_train.dtype
     n_classes = data.n_classes

@@ -1,0 +1,84 @@
+"""Training a group that may not fit: split it in half and retry, losing nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+import torch
+
+from sweeplab.engine._member import MemberResult, MemberSpec
+from sweeplab.engine._trainer import EndCallback, EpochCallback, GroupData, train_group
+
+__all__ = ["train_group_splitting"]
+
+_log = logging.getLogger(__name__)
+
+
+def _free_cached(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def train_group_splitting(
+    members: Sequence[MemberSpec],
+    data: GroupData,
+    *,
+    on_epoch: EpochCallback | None = None,
+    on_end: EndCallback | None = None,
+) -> list[MemberResult]:
+    """:func:`train_group`, but a group that runs out of device memory is split and retried.
+
+    Members that ended before the error keep their results (``on_end`` has
+    already seen them); the others start again from their first epoch in two
+    halves, recursively, so a member's numbers stay those of training it alone.
+    A single member that does not fit raises ``torch.OutOfMemoryError``.
+    """
+    results: dict[int, MemberResult] = {}
+
+    def ended(m: int, result: MemberResult) -> None:
+        results[m] = result
+        if on_end is not None:
+            on_end(m, result)
+
+    try:
+        train_group(members, data, on_epoch=on_epoch, on_end=ended)
+    except torch.OutOfMemoryError:
+        rest = [m for m in range(len(members)) if m not in results]
+        if len(members) == 1 or not rest:
+            raise
+        _free_cached(data.x_train.device)
+        half = max(1, len(rest) // 2)
+        _log.warning(
+            "a group of %d ran out of device memory; retrying %d members as groups of %d and %d",
+            len(members),
+            len(rest),
+            half,
+            len(rest) - half,
+        )
+        for part in (rest[:half], rest[half:]):
+            if part:
+                _train_part(part, members, data, on_epoch, ended)
+    return [results[m] for m in range(len(members))]
+
+
+def _train_part(
+    part: list[int],
+    members: Sequence[MemberSpec],
+    data: GroupData,
+    on_epoch: EpochCallback | None,
+    ended: EndCallback,
+) -> None:
+    def sub_epoch(epoch: int, reports: dict[int, dict[str, float]]) -> Iterable[int]:
+        if on_epoch is None:
+            return []
+        pruned = on_epoch(epoch, {part[i]: row for i, row in reports.items()})
+        back = {m: i for i, m in enumerate(part)}
+        return [back[m] for m in pruned if m in back]
+
+    train_group_splitting(
+        [members[m] for m in part],
+        data,
+        on_epoch=sub_epoch,
+        on_end=lambda i, result: ended(part[i], result),
+    )
