@@ -203,7 +203,9 @@ class _Runner:
             storage=self.storage,
             direction=spec.direction,
             sampler=make_sampler(self.strategy, derive_seed(spec.study.seed, existing) % 2**32),
-            pruner=make_pruner(self.strategy, max_epochs),
+            pruner=make_pruner(
+                self.strategy, max_epochs, spec.search.min_resource, spec.search.reduction_factor
+            ),
             load_if_exists=True,
         )
         self.group_data = GroupData.from_tensors(
