@@ -285,7 +285,6 @@ class ObjectiveSpec(_Section):
     kind: Literal["optuna", "wandb"] = "optuna"
     parameters: dict[str, Any] = Field(default_factory=dict)
     metric: str | None = None
-    base_dir: str | None = None
 
     @field_validator("target")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sweeplab.compat._objective import objective_spec, run_objective
+from sweeplab.compat._objective import objective_spec, run_objective, with_absolute_target
 from sweeplab.compat._wandb import load_sweep, sweep_spec
 from sweeplab.errors import SpecError
 from sweeplab.runner import Callback, run
@@ -25,17 +25,14 @@ def load_any(
             raise SpecError(
                 f"--objective must be used without a study file, but got {str(study_file)!r}"
             )
-        return objective_spec(objective, overrides=overrides, base=str(Path.cwd())), []
+        return objective_spec(objective, overrides=overrides), []
     if study_file is None:
         raise SpecError(
             "a study file, a W&B sweep file or --objective file.py:function is required"
         )
     if study_file.suffix.lower() in SWEEP_SUFFIXES:
         return sweep_spec(load_sweep(study_file), path=study_file, overrides=overrides)
-    spec = load_spec(study_file, overrides)
-    if spec.objective is not None and spec.objective.base_dir is None:
-        spec.objective.base_dir = str(study_file.parent.resolve())
-    return spec, []
+    return with_absolute_target(load_spec(study_file, overrides), study_file.parent), []
 
 
 def run_any(spec: StudySpec, runs_dir: Path, callback: Callback | None) -> Study:

@@ -11,7 +11,22 @@ from typing import Any
 
 from sweeplab.errors import SpecError
 
-__all__ = ["load_callable"]
+__all__ = ["absolute_target", "load_callable"]
+
+
+def _is_file(module_name: str) -> bool:
+    return module_name.endswith(".py") or "/" in module_name
+
+
+def absolute_target(target: str, base_dir: str | Path) -> str:
+    """``target`` with a relative file path made absolute against ``base_dir``.
+
+    Study files store absolute targets, so a study resumes from any directory.
+    """
+    module_name, sep, attr = target.rpartition(":")
+    if not sep or not _is_file(module_name) or Path(module_name).is_absolute():
+        return target
+    return f"{(Path(base_dir) / module_name).resolve()}:{attr}"
 
 
 def load_callable(target: str, base_dir: str | Path | None = None, what: str = "objective") -> Any:
@@ -25,7 +40,7 @@ def load_callable(target: str, base_dir: str | Path | None = None, what: str = "
         raise SpecError(
             f"{what} must be 'file.py:function' or 'module:function', but got {target!r}"
         )
-    if module_name.endswith(".py") or "/" in module_name:
+    if _is_file(module_name):
         path = Path(module_name)
         if not path.is_absolute() and base_dir is not None and not path.exists():
             path = Path(base_dir) / path

@@ -24,7 +24,7 @@ import optuna
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeplab.compat._load import load_callable
+from sweeplab.compat._load import absolute_target, load_callable
 from sweeplab.engine import derive_seed
 from sweeplab.errors import SpecError
 from sweeplab.runner import DEFAULT_TRIALS, Callback, RunEvent, _owner, _owner_alive, _prepare_dir
@@ -42,7 +42,13 @@ from sweeplab.store import (
 from sweeplab.store._lock import FlockLock
 from sweeplab.track import Tracker
 
-__all__ = ["Objective", "directions_of", "objective_spec", "run_objective"]
+__all__ = [
+    "Objective",
+    "directions_of",
+    "objective_spec",
+    "run_objective",
+    "with_absolute_target",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -77,9 +83,22 @@ def objective_spec(
     raw: dict[str, Any] = {
         "study": {"name": name or default, "direction": "minimize"},
         "search": {"strategy": "tpe"},
-        "objective": {"target": target, "base_dir": base},
+        "objective": {"target": absolute_target(target, base or Path.cwd())},
     }
     return spec_from_dict(raw, overrides)
+
+
+def with_absolute_target(spec: StudySpec, base_dir: str | Path) -> StudySpec:
+    """``spec`` with a relative objective file made absolute against ``base_dir``."""
+    if spec.objective is None:
+        return spec
+    target = absolute_target(spec.objective.target, base_dir)
+    if target == spec.objective.target:
+        return spec
+    spec = spec.model_copy(deep=True)
+    assert spec.objective is not None
+    spec.objective.target = target
+    return spec
 
 
 def _resolve(spec: StudySpec) -> StudySpec:
@@ -367,11 +386,7 @@ def run_objective(
     """
     if not isinstance(spec, StudySpec):
         path = Path(spec)
-        spec = load_spec(path, overrides)
-        if spec.objective is not None and spec.objective.base_dir is None:
-            spec = spec.model_copy(deep=True)
-            assert spec.objective is not None
-            spec.objective.base_dir = str(path.parent.resolve())
+        spec = with_absolute_target(load_spec(path, overrides), path.parent)
     spec = _resolve(spec)
     assert spec.objective is not None
     if objective is None:
@@ -393,7 +408,7 @@ def run_objective(
 def _build(spec: StudySpec) -> Objective:
     assert spec.objective is not None
     target = spec.objective
-    fn = load_callable(target.target, target.base_dir)
+    fn = load_callable(target.target)
     if target.kind == "optuna":
         out: Objective = fn
         return out

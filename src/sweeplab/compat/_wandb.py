@@ -19,6 +19,7 @@ from typing import Any
 import optuna
 from scipy.stats import norm
 
+from sweeplab.compat._load import absolute_target
 from sweeplab.errors import SpecError
 from sweeplab.spec import METRICS, StudySpec, param_names, spec_from_dict
 
@@ -410,7 +411,7 @@ def sweep_spec(
     program = raw.get("program")
     function = None
     if isinstance(program, str) and re.match(r"^.+\.py:[A-Za-z_][A-Za-z0-9_]*$", program):
-        function = program
+        function = absolute_target(program, src.parent if src else Path.cwd())
     elif program is not None:
         notes.append(
             f"program {program!r} ignored: it is a script that expects a W&B agent; sweeplab "
@@ -434,7 +435,6 @@ def sweep_spec(
                 "kind": "wandb",
                 "parameters": dict(raw["parameters"]),
                 "metric": metric.get("name"),
-                "base_dir": str(src.parent.resolve()) if src else None,
             },
         }
     else:
@@ -443,8 +443,6 @@ def sweep_spec(
         if not isinstance(values, Mapping):
             raise SpecError(f"sweeplab.{section} must be a mapping, but got {values!r}")
         doc[section] = {**doc.get(section, {}), **values}
-    if doc.get("objective") and doc["objective"].get("base_dir") is None:
-        doc["objective"].pop("base_dir")
     for note in notes:
         _log.info("W&B sweep: %s", note)
     return spec_from_dict(doc, overrides or []), notes
