@@ -401,6 +401,11 @@ class _Runner:
         return int(min(cap, 1024))
 
     def train(self, batch: Sequence[_Running]) -> None:
+        if self.spec.model.factory:
+            from sweeplab.compat._models import train_custom
+
+            train_custom(self, batch)
+            return
         buckets: dict[tuple[Any, ...], list[_Running]] = defaultdict(list)
         members: dict[int, MemberSpec] = {}
         for item in batch:
@@ -413,7 +418,12 @@ class _Runner:
                 chunk = items[start : start + cap]
                 self._train_chunk(chunk, [members[id(i)] for i in chunk])
 
-    def _train_chunk(self, items: list[_Running], members: list[MemberSpec]) -> None:
+    def _train_chunk(
+        self,
+        items: list[_Running],
+        members: list[MemberSpec],
+        trainer: Callable[..., list[MemberResult]] = train_group,
+    ) -> None:
         self.groups_run += 1
         group = f"{self.groups_run:04d}-{os.getpid()}"
         done: set[int] = set()
@@ -433,7 +443,7 @@ class _Runner:
             self._finish(items[m], result, group)
 
         try:
-            train_group(members, self.group_data, on_epoch=on_epoch, on_end=on_end)
+            trainer(members, self.group_data, on_epoch=on_epoch, on_end=on_end)
         except KeyboardInterrupt:
             for m, item in enumerate(items):
                 if m not in done:

@@ -47,6 +47,12 @@ def load_callable(target: str, base_dir: str | Path | None = None, what: str = "
         if not path.is_file():
             raise SpecError(f"{what} file must exist, but {str(path)!r} was not found")
         name = f"sweeplab_user_{path.stem}_{abs(hash(str(path.resolve())))}"
+        cached = sys.modules.get(name)
+        if (
+            cached is not None
+            and getattr(cached, "__sweeplab_mtime__", None) == path.stat().st_mtime
+        ):
+            return _attr(cached, module_name, attr, what)
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise SpecError(f"{what} file {str(path)!r} cannot be imported as Python")
@@ -60,11 +66,18 @@ def load_callable(target: str, base_dir: str | Path | None = None, what: str = "
             raise SpecError(f"{what} file {str(path)!r} failed to import: {exc!r}") from None
         finally:
             sys.path.remove(str(path.parent.resolve()))
+        module.__sweeplab_mtime__ = path.stat().st_mtime  # type: ignore[attr-defined]
     else:
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:
             raise SpecError(f"{what} module {module_name!r} cannot be imported: {exc!r}") from None
+    return _attr(module, module_name, attr, what)
+
+
+def _attr(module: Any, module_name: str, attr: str, what: str) -> Any:
+    """The callable ``attr`` of ``module`` (files are imported once per change, so
+    classes stay identical across calls and modules built from them stack)."""
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise SpecError(f"{what} must name a function in {module_name!r}, but {attr!r} is not one")

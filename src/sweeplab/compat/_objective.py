@@ -89,15 +89,18 @@ def objective_spec(
 
 
 def with_absolute_target(spec: StudySpec, base_dir: str | Path) -> StudySpec:
-    """``spec`` with a relative objective file made absolute against ``base_dir``."""
-    if spec.objective is None:
-        return spec
-    target = absolute_target(spec.objective.target, base_dir)
-    if target == spec.objective.target:
-        return spec
-    spec = spec.model_copy(deep=True)
-    assert spec.objective is not None
-    spec.objective.target = target
+    """``spec`` with relative objective and model factory files made absolute."""
+    if spec.objective is not None:
+        target = absolute_target(spec.objective.target, base_dir)
+        if target != spec.objective.target:
+            spec = spec.model_copy(deep=True)
+            assert spec.objective is not None
+            spec.objective.target = target
+    if spec.model.factory is not None:
+        factory = absolute_target(spec.model.factory, base_dir)
+        if factory != spec.model.factory:
+            spec = spec.model_copy(deep=True)
+            spec.model.factory = factory
     return spec
 
 
