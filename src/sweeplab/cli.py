@@ -210,11 +210,12 @@ def run(
 
 
 def _open_study(target: Path, runs_dir: Path) -> Any:
-    from sweeplab.spec import load_spec
     from sweeplab.store import load_study
 
     if target.is_file():
-        target = runs_dir / load_spec(target).study.name
+        from sweeplab.compat._cli import load_any
+
+        target = runs_dir / load_any(target, None, [])[0].study.name
     if not target.exists():
         raise StudyError(f"study directory must exist, but {target} was not found")
     return load_study(target)

@@ -137,6 +137,18 @@ def test_failures_are_recorded_and_the_study_goes_on(runs: Path, tmp_path: Path)
     assert study.records()[1].reason == "RuntimeError: boom"
 
 
+def test_tensorboard_logs_objective_trials(runs: Path) -> None:
+    spec = objective_spec(
+        f"{OBJECTIVES / 'pytorch_pruning.py'}:objective",
+        overrides=["search.trials=2", 'study.direction="maximize"'],
+    )
+    assert spec.track.tensorboard
+    study = run_objective(spec, runs_dir=runs)
+    for r in study.records():
+        events = list((study.dir.root / "tensorboard" / f"trial-{r.number:05d}").rglob("events.*"))
+        assert events
+
+
 def test_wrong_number_of_values_fails_the_trial(runs: Path) -> None:
     spec = _spec("multi_objective.py:objective", "search.trials=1")
     study = run_objective(spec, runs_dir=runs)  # type: ignore[arg-type]

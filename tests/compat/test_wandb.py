@@ -181,6 +181,11 @@ def test_cli_runs_a_sweep_file_and_reports_ignored_keys(tmp_path: Path) -> None:
     assert "program 'train.py' ignored" in res.output
     assert "best: trial" in res.output
     assert len(list((tmp_path / "mlp-grid" / "trials").glob("*/record.json"))) == 8
+    status = CliRunner().invoke(
+        app, ["status", str(SWEEPS / "mlp_grid.yaml"), "--runs-dir", str(tmp_path)]
+    )
+    assert status.exit_code == 0, status.output
+    assert "8 complete" in status.output
 
 
 @pytest.mark.parametrize(
