@@ -14,7 +14,9 @@ import datetime as dt
 import json
 import logging
 import math
+import os
 import shutil
+import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,7 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeplab.compat._load import absolute_target, load_callable
 from sweeplab.engine import derive_seed
 from sweeplab.errors import SpecError
-from sweeplab.runner import DEFAULT_TRIALS, Callback, RunEvent, _owner, _owner_alive, _prepare_dir
+from sweeplab.runner import DEFAULT_TRIALS, Callback, RunEvent, _prepare_dir
 from sweeplab.search import make_pruner, make_sampler
 from sweeplab.spec import StudySpec, load_spec, spec_from_dict
 from sweeplab.store import (
@@ -130,6 +132,28 @@ def _resolve(spec: StudySpec) -> StudySpec:
             f"but got {spec.search.strategy!r}"
         )
     return spec
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    """Whether the process that owns a RUNNING trial still runs (other hosts: assume so)."""
+    if not owner or ":" not in owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _now() -> str:
