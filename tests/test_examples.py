@@ -16,6 +16,7 @@ EXAMPLES = ROOT / "examples"
 
 REDUCED = {
     "iris.toml": [],
+    "custom_model.toml": ["search.trials=4", "params.epochs=2"],
     "iris_search.toml": ["search.trials=6", "params.epochs=5"],
     "digits_tpe.toml": ["search.trials=6", "params.epochs=2"],
     "fashion_mnist_ofat.toml": [

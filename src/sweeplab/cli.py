@@ -143,7 +143,9 @@ def _progress_callback(progress: Progress) -> Callable[[Any], None]:
 
 @app.command()
 def run(
-    study_file: Annotated[Path, typer.Argument(help="The study file (TOML).")],
+    study_file: Annotated[
+        Path | None, typer.Argument(help="The study file (TOML) or a W&B sweep file (YAML).")
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a key, e.g. --set search.trials=5 (repeatable)."),
@@ -163,18 +165,31 @@ def run(
     address: Annotated[
         str | None, typer.Option(help="Ray cluster address, e.g. auto or host:port.")
     ] = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(help="Run an unmodified Optuna objective: path/to/file.py:objective."),
+    ] = None,
+    direction: Annotated[
+        list[str] | None,
+        typer.Option(help="minimize or maximize; repeat for a multi-objective study."),
+    ] = None,
 ) -> None:
     """Run a study, or resume it if its directory exists."""
-    from sweeplab.runner import run as run_study
-    from sweeplab.spec import load_spec
+    from sweeplab.compat._cli import load_any, run_any
 
     overrides = list(set_ or [])
     if device:
         overrides.append(f"study.device={device}")
     if backend:
         overrides.append(f"study.backend={backend!r}")
+    if direction:
+        key = "study.direction" if len(direction) == 1 else "study.directions"
+        value = f'"{direction[0]}"' if len(direction) == 1 else str(list(direction))
+        overrides.append(f"{key}={value}")
     with _errors():
-        spec = load_spec(study_file, overrides)
+        spec, notes = load_any(study_file, objective, overrides)
+        for note in notes:
+            err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
         start = time.perf_counter()
         progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -192,7 +207,7 @@ def run(
             if spec.study.backend == "ray" or workers not in (None, 1) or address:
                 study = _run_scaled(spec, runs_dir, workers, address, callback)
             else:
-                study = run_study(spec, runs_dir=runs_dir, callback=callback)
+                study = run_any(spec, runs_dir, callback)
         except KeyboardInterrupt:
             progress.stop()
             err.print(
@@ -239,11 +254,12 @@ def worker(
 
 
 def _open_study(target: Path, runs_dir: Path) -> Any:
-    from sweeplab.spec import load_spec
     from sweeplab.store import load_study
 
     if target.is_file():
-        target = runs_dir / load_spec(target).study.name
+        from sweeplab.compat._cli import load_any
+
+        target = runs_dir / load_any(target, None, [])[0].study.name
     if not target.exists():
         raise StudyError(f"study directory must exist, but {target} was not found")
     return load_study(target)
@@ -259,6 +275,12 @@ def _fmt(value: Any) -> str:
 
 def _print_status(study: Any, top: int | None) -> None:
     spec = study.spec
+    if spec.objective is not None:
+        from sweeplab.compat._status import objective_status
+
+        for item in objective_status(study, top):
+            out.print(item)
+        return
     records = study.records()
     searched = list(spec.search.space) or ["lr", "units", "batch_size", "epochs"]
     for cfg in spec.search.configs:
@@ -472,6 +494,25 @@ def reproduce(
         table.add_row(str(m.trial), m.what, _fmt(m.recorded), _fmt(m.reproduced))
     out.print(table)
     raise typer.Exit(1)
+
+
+@app.command("import")
+def import_(
+    sweep: Annotated[Path, typer.Argument(help="A W&B sweep file (YAML).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The study file to write.")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Convert a W&B sweep file into a sweeplab study file."""
+    from sweeplab.compat import load_sweep, sweep_spec
+
+    with _errors():
+        if output.exists() and not force:
+            raise SpecError(f"{output} must not exist already (use --force to overwrite)")
+        spec, notes = sweep_spec(load_sweep(sweep), path=sweep)
+        for note in notes:
+            err.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        output.write_text(spec.to_toml(), encoding="utf-8")
+    out.print(f"wrote {output}; next: [bold]sweeplab run {output}[/bold]")
 
 
 def main() -> None:

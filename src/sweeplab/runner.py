@@ -252,7 +252,9 @@ class _Runner:
             storage=self.storage,
             direction=spec.direction,
             sampler=make_sampler(self.strategy, derive_seed(spec.study.seed, existing) % 2**32),
-            pruner=make_pruner(self.strategy, max_epochs),
+            pruner=make_pruner(
+                self.strategy, max_epochs, spec.search.min_resource, spec.search.reduction_factor
+            ),
             load_if_exists=True,
         )
         self.group_data = group_data(dataset, device, self.dtype)
@@ -452,6 +454,11 @@ class _Runner:
     # ---- training --------------------------------------------------------------
 
     def train(self, batch: Sequence[_Running]) -> None:
+        if self.spec.model.factory:
+            from sweeplab.compat._models import train_custom
+
+            train_custom(self, batch)
+            return
         members = [member_spec(item.params, item.seed) for item in batch]
         for group in plan_groups(
             members,
@@ -463,7 +470,12 @@ class _Runner:
         ):
             self._train_chunk([batch[i] for i in group], [members[i] for i in group])
 
-    def _train_chunk(self, items: list[_Running], members: list[MemberSpec]) -> None:
+    def _train_chunk(
+        self,
+        items: list[_Running],
+        members: list[MemberSpec],
+        trainer: Callable[..., list[MemberResult]] = train_group_splitting,
+    ) -> None:
         self.groups_run += 1
         group = f"{self.heartbeat.owner.replace(':', '-')}-{self.groups_run:04d}"
         done: set[int] = set()
@@ -490,7 +502,7 @@ class _Runner:
             self._finish(items[m], result, group, m, numbers)
 
         try:
-            train_group_splitting(members, self.group_data, on_epoch=on_epoch, on_end=on_end)
+            trainer(members, self.group_data, on_epoch=on_epoch, on_end=on_end)
         except KeyboardInterrupt:
             for m, item in enumerate(items):
                 if m not in done:

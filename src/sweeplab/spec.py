@@ -34,6 +34,8 @@ __all__ = [
     "OPTIMIZERS",
     "STRATEGIES",
     "DataSpec",
+    "ModelSpec",
+    "ObjectiveSpec",
     "Range",
     "SearchSpec",
     "StudySection",
@@ -93,6 +95,7 @@ class StudySection(_Section):
     dtype: Literal["float32", "float64"] = "float32"
     storage: str | None = None
     backend: Literal["local", "ray"] = "local"
+    directions: list[Literal["maximize", "minimize"]] | None = Field(default=None, min_length=1)
 
     @field_validator("name")
     @classmethod
@@ -245,6 +248,8 @@ class SearchSpec(_Section):
     space: dict[str, Dimension] = Field(default_factory=dict)
     configs: list[dict[str, Scalar]] = Field(default_factory=list)
     group_size: int | None = Field(default=None, ge=1, le=4096)
+    min_resource: int | None = Field(default=None, ge=1)
+    reduction_factor: int | None = Field(default=None, ge=2)
 
     @field_validator("space")
     @classmethod
@@ -300,6 +305,43 @@ class TrackSpec(_Section):
         return value
 
 
+_TARGET = re.compile(r"^[^:]+:[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ObjectiveSpec(_Section):
+    """A user's own objective: ``objective = "file.py:objective"`` or ``"module:function"``.
+
+    ``kind = "optuna"`` calls ``function(trial)`` unmodified; ``kind = "wandb"``
+    calls ``function(config)`` with a config sampled from ``parameters`` (a W&B
+    sweep's parameter block) and reads ``metric`` from what it returns.
+    """
+
+    target: str
+    kind: Literal["optuna", "wandb"] = "optuna"
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    metric: str | None = None
+
+    @field_validator("target")
+    @classmethod
+    def _check_target(cls, value: str) -> str:
+        if not _TARGET.match(value):
+            raise ValueError("must be 'path/to/file.py:function' or 'module:function'")
+        return value
+
+
+class ModelSpec(_Section):
+    """A custom model: ``factory = "module:function"`` returns an ``nn.Module`` for a config."""
+
+    factory: str | None = None
+
+    @field_validator("factory")
+    @classmethod
+    def _check_factory(cls, value: str | None) -> str | None:
+        if value is not None and not _TARGET.match(value):
+            raise ValueError("must be 'path/to/file.py:function' or 'module:function'")
+        return value
+
+
 class StudySpec(_Section):
     """A whole, validated study file with every default filled in."""
 
@@ -308,6 +350,13 @@ class StudySpec(_Section):
     params: TrainParams = Field(default_factory=TrainParams)
     search: SearchSpec = Field(default_factory=SearchSpec)
     track: TrackSpec = Field(default_factory=TrackSpec)
+    objective: ObjectiveSpec | None = None
+    model: ModelSpec = Field(default_factory=ModelSpec)
+
+    @field_validator("objective", mode="before")
+    @classmethod
+    def _objective_string(cls, value: Any) -> Any:
+        return {"target": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check_cross(self) -> StudySpec:

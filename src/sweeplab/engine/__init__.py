@@ -4,6 +4,7 @@ There is one trainer. A single trial is a group of one.
 """
 
 from sweeplab.engine._device import configure_device, cpu_threads, thread_count
+from sweeplab.engine._functional import structure_key, train_modules
 from sweeplab.engine._member import MemberResult, MemberSpec, derive_seed
 from sweeplab.engine._metrics import METRIC_NAMES, metrics_from_confusion
 from sweeplab.engine._optim import OPTIMIZERS, make_optimizer
@@ -28,7 +29,9 @@ __all__ = [
     "metrics_from_confusion",
     "plan_groups",
     "step_overhead",
+    "structure_key",
     "thread_count",
     "train_group",
     "train_group_splitting",
+    "train_modules",
 ]

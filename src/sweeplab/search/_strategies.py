@@ -37,10 +37,21 @@ def make_sampler(strategy: str, seed: int) -> BaseSampler:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def make_pruner(strategy: str, max_epochs: int) -> BasePruner:
-    """Hyperband for ``hyperband``/``bohb``, successive halving for ``asha``."""
-    if strategy in ("hyperband", "bohb") and max_epochs > 1:
-        return HyperbandPruner(min_resource=1, max_resource=max_epochs, reduction_factor=3)
-    if strategy == "asha" and max_epochs > 1:
-        return SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+def make_pruner(
+    strategy: str,
+    max_epochs: int,
+    min_resource: int | None = None,
+    reduction_factor: int | None = None,
+) -> BasePruner:
+    """Hyperband for ``hyperband``/``bohb``, successive halving for ``asha``.
+
+    ``min_resource`` (default 1) and ``reduction_factor`` (default 3) are the
+    first rung and eta, as a W&B sweep's ``early_terminate`` sets them.
+    """
+    low = min_resource or 1
+    eta = reduction_factor or 3
+    if strategy in ("hyperband", "bohb") and max_epochs > low:
+        return HyperbandPruner(min_resource=low, max_resource=max_epochs, reduction_factor=eta)
+    if strategy == "asha" and max_epochs > low:
+        return SuccessiveHalvingPruner(min_resource=low, reduction_factor=eta)
     return NopPruner()

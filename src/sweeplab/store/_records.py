@@ -42,6 +42,8 @@ class TrialRecord:
     started_at: str = ""
     finished_at: str = ""
     version: int = RECORD_VERSION
+    values: list[float] | None = None
+    user_attrs: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

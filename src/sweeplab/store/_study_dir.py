@@ -69,7 +69,10 @@ def summary_frame(records: list[TrialRecord]) -> pd.DataFrame:
     for r in records:
         row: dict[str, Any] = {"trial": r.number, "state": r.state, "label": r.label}
         depth = int(r.params.get("depth", 1))
-        for name in _PARAM_ORDER:
+        if "depth" not in r.params:
+            # A user's own objective: its parameters are whatever it suggested.
+            row.update(r.params)
+        for name in _PARAM_ORDER if "depth" in r.params else ():
             if name.startswith("units") and name[5:].isdigit():
                 layer = int(name[5:])
                 if layer > min(depth_max, MAX_DEPTH):
@@ -86,6 +89,10 @@ def summary_frame(records: list[TrialRecord]) -> pd.DataFrame:
                 "objective": r.objective,
             }
         )
+        for i, value in enumerate(r.values or []):
+            row[f"value_{i}"] = value
+        for key, value in r.user_attrs.items():
+            row[f"user_attrs_{key}"] = value
         for split in ("val", "test"):
             for key, value in (getattr(r, split) or {}).items():
                 row[f"{split}_{key}"] = value

@@ -1,0 +1,91 @@
+"""Custom models in the runner: ``[model] factory = "module:function"``.
+
+The factory gets a trial's config (its flat parameters plus ``n_features`` and
+``n_classes``) and returns an ``nn.Module`` mapping ``(n, n_features)`` to
+``(n, n_classes)`` logits. It is called under the trial's own init seed, so a
+trial's weights do not depend on its group. Trials whose modules share a
+structure (and optimizer and batch size) train as one vmapped group; the
+others run on their own.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from sweeplab.compat._load import load_callable
+from sweeplab.engine import GroupData, MemberResult, MemberSpec, structure_key, train_modules
+from sweeplab.spec import StudySpec
+
+if TYPE_CHECKING:
+    from sweeplab.runner import _Runner, _Running
+
+__all__ = ["build_module", "train_custom"]
+
+
+def build_module(
+    factory: Any, config: dict[str, Any], init_seed: int, n_features: int, n_classes: int
+) -> nn.Module:
+    """The factory's module for ``config``, its random init drawn from ``init_seed``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        module = factory({**config, "n_features": n_features, "n_classes": n_classes})
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"model.factory must return an nn.Module, but returned {module!r}")
+    return module
+
+
+def _cap(spec: StudySpec, module: nn.Module, elem: int) -> int:
+    n_params = sum(p.numel() for p in module.parameters())
+    cap = max(1, min(256, 2 * 2**30 // max(1, elem * 6 * n_params)))
+    if spec.search.group_size:
+        cap = min(cap, spec.search.group_size)
+    return cap
+
+
+def _trainer(
+    modules: list[nn.Module],
+    members: Sequence[MemberSpec],
+    data: GroupData,
+    **callbacks: Any,
+) -> list[MemberResult]:
+    return train_modules(modules, members, data, **callbacks)
+
+
+def train_custom(runner: _Runner, batch: Sequence[_Running]) -> None:
+    """Train ``batch`` with the study's model factory, fusing equal structures."""
+    from sweeplab.runner import member_spec
+
+    spec = runner.spec
+    assert spec.model.factory is not None
+    factory = load_callable(spec.model.factory, what="model.factory")
+    n_features, n_classes = runner.dataset.n_features, runner.dataset.n_classes
+    buckets: dict[tuple[Any, ...], list[tuple[_Running, MemberSpec, nn.Module]]] = defaultdict(list)
+    for item in batch:
+        member = member_spec(item.params, item.seed)
+        try:
+            module = build_module(
+                factory, item.params.flat(), member.seeds()[0], n_features, n_classes
+            )
+        except Exception as exc:
+            reason = f"model.factory failed: {type(exc).__name__}: {exc}"
+            runner._finish(item, MemberResult(state="failed", reason=reason), "factory")
+            continue
+        key = (structure_key(module), member.optimizer, member.batch_size)
+        buckets[key].append((item, member, module))
+    elem = 8 if runner.dtype == torch.float64 else 4
+    for entries in buckets.values():
+        cap = _cap(spec, entries[0][2], elem)
+        for start in range(0, len(entries), cap):
+            chunk = entries[start : start + cap]
+            modules = [e[2] for e in chunk]
+            runner._train_chunk(
+                [e[0] for e in chunk],
+                [e[1] for e in chunk],
+                trainer=functools.partial(_trainer, modules),
+            )

@@ -1,0 +1,96 @@
+"""Tables for objective studies: trials by value and, with several objectives, the Pareto front."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from sweeplab.store import Study, TrialRecord
+
+__all__ = ["objective_status", "pareto_front"]
+
+
+def _dominates(a: Sequence[float], b: Sequence[float], signs: Sequence[float]) -> bool:
+    better_or_equal = all(s * x >= s * y for x, y, s in zip(a, b, signs, strict=True))
+    return better_or_equal and any(s * x > s * y for x, y, s in zip(a, b, signs, strict=True))
+
+
+def pareto_front(records: Sequence[TrialRecord], directions: Sequence[str]) -> list[TrialRecord]:
+    """The complete trials no other complete trial dominates, by trial number."""
+    signs = [1.0 if d == "maximize" else -1.0 for d in directions]
+    done = [r for r in records if r.state == "complete" and r.values is not None]
+    return [
+        r
+        for r in done
+        if not any(_dominates(o.values or [], r.values or [], signs) for o in done if o is not r)
+    ]
+
+
+def _fmt(value: object) -> str:
+    if value is None or value != value:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def objective_status(study: Study, top: int | None) -> list[Table | str]:
+    """Renderables for ``sweeplab status`` of an objective study (the CLI prints them)."""
+    from sweeplab.compat._objective import directions_of
+
+    spec = study.spec
+    directions = directions_of(spec)
+    records = study.records()
+    names: list[str] = []
+    for r in records:
+        names += [k for k in r.params if k not in names]
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    signs = [-1.0 if d == "maximize" else 1.0 for d in directions]
+    ranked = sorted(
+        records,
+        key=lambda r: (
+            r.state != "complete",
+            signs[0] * ((r.values or [0.0])[0]),
+            r.number,
+        ),
+    )
+    shown = ranked if top is None else ranked[:top]
+    target = spec.objective.target if spec.objective else "objective"
+    title = f"{spec.study.name}: {target}, {spec.search.strategy}, " + ", ".join(
+        f"{n} {s}" for s, n in sorted(counts.items())
+    )
+    value_cols = [f"value {i} ({d})" for i, d in enumerate(directions)]
+    table = Table(title=title)
+    for col in ["trial", "state", *names, *value_cols, "steps", "s"]:
+        table.add_column(col, justify="right")
+    for r in shown:
+        values: list[float | None] = [*r.values] if r.values else [None] * len(directions)
+        table.add_row(
+            str(r.number),
+            r.state,
+            *(_fmt(r.params.get(k)) for k in names),
+            *(_fmt(v) for v in values),
+            str(r.epochs_trained),
+            f"{r.duration_s:.1f}",
+        )
+    out: list[Table | str] = [table]
+    if len(directions) > 1:
+        front = pareto_front(records, directions)
+        pareto = Table(title=f"Pareto front: {len(front)} trials")
+        for col in ["trial", *names, *value_cols]:
+            pareto.add_column(col, justify="right")
+        for r in front:
+            pareto.add_row(
+                str(r.number),
+                *(_fmt(r.params.get(k)) for k in names),
+                *(_fmt(v) for v in r.values or []),
+            )
+        out.append(pareto)
+    else:
+        best = study.best()
+        if best is not None:
+            out.append(f"best: trial {best.number}, value = {best.objective:.6g}")
+    return out
