@@ -39,8 +39,8 @@ system-deps:
 	fi
 
 lint: $(DEV_STAMP)
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
 
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy
