@@ -77,7 +77,7 @@ def _check_final(root: Path, budget: int) -> None:
 
 @pytest.mark.slow
 def test_twenty_random_kills_lose_and_repeat_nothing(tmp_path: Path) -> None:
-    path = _write(tmp_path, "kills", epochs=4, group=2, batches="[8, 16, 32, 64]")
+    path = _write(tmp_path, "kills", epochs=10, group=2, batches="[8, 16, 32, 64]")
     root = tmp_path / "runs" / "kills"
     rng = random.Random(2024)
     seen: dict[str, str] = {}
