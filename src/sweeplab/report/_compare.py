@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +139,8 @@ def _band(traces: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np
         m[i, : len(t)] = t
         if len(t):
             m[i, len(t) :] = t[-1]
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         return tuple(np.nanquantile(m, q, axis=0) for q in (0.5, 0.25, 0.75))
 
 
