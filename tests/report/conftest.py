@@ -27,6 +27,7 @@ def ofat_study(report_runs: Path) -> Study:
             "strategy": "ofat",
             "trials": None,
             "space": {"lr": [1e-3, 1e-2, 1e-1], "units": [4, 8, 16], "optimizer": ["sgd", "adam"]},
+            "configs": [{"lr": 3e-2, "units": 16}],
         },
     )
     return sweeplab.run(spec, runs_dir=report_runs)

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sweeplab.report import write_report
+import pytest
+
+from sweeplab.report import ReportFiles, write_report
 from sweeplab.store import Study
 
 
@@ -17,8 +19,13 @@ def _all_bytes(folder: Path) -> dict[str, bytes]:
     }
 
 
-def test_ofat_report_has_every_section_and_noise_band(ofat_study: Study, tmp_path: Path) -> None:
-    files = write_report(ofat_study, tmp_path / "a")
+@pytest.fixture(scope="module")
+def ofat_report(ofat_study: Study, tmp_path_factory: pytest.TempPathFactory) -> ReportFiles:
+    return write_report(ofat_study, tmp_path_factory.mktemp("ofat-report"))
+
+
+def test_ofat_report_has_every_section_and_noise_band(ofat_report: ReportFiles) -> None:
+    files = ofat_report
     md = files.markdown.read_text(encoding="utf-8")
     for title in (
         "## Study",
@@ -37,6 +44,9 @@ def test_ofat_report_has_every_section_and_noise_band(ofat_study: Study, tmp_pat
         ), factor
     assert re.search(r"ρ=-?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\] \(n=5\)", md)
     assert "baseline mean ± 2 SD over 3 baseline runs" in md
+    assert re.search(
+        r"^\| config 0 \| \d\.\d{4} .*\| [+-]\d\.\d{4} \| (inside|better|worse)", md, re.M
+    )
     assert "never varies two hyperparameters together" in md
     assert "## Pruning" not in md
     names = {p.name for p in files.figures}
@@ -49,10 +59,11 @@ def test_ofat_report_has_every_section_and_noise_band(ofat_study: Study, tmp_pat
     assert "https://" not in html
 
 
-def test_report_is_deterministic(ofat_study: Study, tmp_path: Path) -> None:
-    write_report(ofat_study, tmp_path / "one")
-    write_report(ofat_study, tmp_path / "two")
-    one, two = _all_bytes(tmp_path / "one"), _all_bytes(tmp_path / "two")
+def test_report_is_deterministic(
+    ofat_study: Study, ofat_report: ReportFiles, tmp_path: Path
+) -> None:
+    write_report(ofat_study, tmp_path / "again")
+    one, two = _all_bytes(ofat_report.markdown.parent), _all_bytes(tmp_path / "again")
     assert one.keys() == two.keys()
     assert [k for k in one if one[k] != two[k]] == []
 
@@ -84,16 +95,16 @@ def test_pruned_report_shows_where_pruning_happened(pruned_study: Study, tmp_pat
     assert "pruning.png" in {p.name for p in files.figures}
 
 
-def test_cli_report_accepts_dir_and_study_file(ofat_study: Study, tmp_path: Path) -> None:
+def test_cli_report_writes_into_the_study(pruned_study: Study, tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "sweeplab.cli", "report", str(ofat_study.dir.root)],
+        [sys.executable, "-m", "sweeplab.cli", "report", str(pruned_study.dir.root)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert (ofat_study.dir.root / "report" / "report.html").exists()
-    assert (ofat_study.dir.root / "report" / "figures" / "ofat.png").exists()
+    assert (pruned_study.dir.root / "report" / "report.html").exists()
+    assert (pruned_study.dir.root / "report" / "figures" / "pruning.png").exists()
     missing = subprocess.run(
         [sys.executable, "-m", "sweeplab.cli", "report", str(tmp_path / "nope")],
         capture_output=True,

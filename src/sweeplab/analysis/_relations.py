@@ -45,12 +45,12 @@ class Relation:
 
 
 def _noise_sd(groups: list[np.ndarray], xs: np.ndarray, ys: np.ndarray) -> float:
-    """Pooled within-value SD; without repeats, the residual SD of a quadratic fit."""
+    """Pooled within-value SD; without repeats, the residual SD of a quadratic fit (n ≥ 8)."""
     dof = sum(g.size - 1 for g in groups)
     if dof > 0:
         ss = sum(float(((g - g.mean()) ** 2).sum()) for g in groups)
         return math.sqrt(ss / dof)
-    if xs.size >= 4:
+    if xs.size >= 8:
         coef = np.polyfit(xs, ys, 2)
         resid = ys - np.polyval(coef, xs)
         return math.sqrt(float((resid**2).sum()) / (xs.size - 3))

@@ -164,6 +164,30 @@ def _n_baseline(sf: StudyFrame) -> int:
     return int((sf.frame["label"] == "baseline").sum())
 
 
+def _configs_table(sf: StudyFrame, band: tuple[float, float, float] | None) -> Table | None:
+    """The combined configurations of an ofat study against the baseline's noise band."""
+    if sf.design != "ofat" or sf.frame.empty:
+        return None
+    rows = sf.frame[sf.frame["label"].astype(str).str.startswith("config")]
+    if rows.empty:
+        return None
+    out = []
+    for label, group in sorted(rows.groupby("label"), key=lambda kv: str(kv[0])):
+        stat = mean_ci(group["metric"].to_numpy(float))
+        if band is None:
+            verdict = "no noise band (study.repeats < 2)"
+        elif band[1] <= stat.value <= band[2]:
+            verdict = "inside the baseline noise band"
+        else:
+            better = (stat.value > band[2]) == sf.maximize
+            verdict = "better than the baseline band" if better else "worse than the baseline band"
+        diff = stat.value - band[0] if band is not None else math.nan
+        out.append((str(label), stat.text(".4f"), _f(diff, "+.4f"), verdict))
+    return Table(
+        ("configuration", f"{sf.metric} [95% CI] (n)", "vs baseline mean", "verdict"), tuple(out)
+    )
+
+
 def _relations_section(
     sf: StudyFrame, rels: list[Relation], fig_dir: Path, files: list[str]
 ) -> Section:
@@ -198,6 +222,9 @@ def _relations_section(
             value_rows.append((r.factor, _f(v.value, ".3g"), v.stat.text(".4f")))
     sec.add(Table(("hyperparameter", "value", "mean [95% CI] (n)"), tuple(value_rows)))
     band = _baseline_band(sf)
+    configs = _configs_table(sf, band)
+    if configs is not None:
+        sec.add(configs)
     ncols = min(3, len(rels))
     nrows = math.ceil(len(rels) / ncols)
     fig, axes = new_figure(ncols, nrows)
