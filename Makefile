@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
-DEBIAN_PACKAGES := dataset-fashion-mnist postgresql
+DEBIAN_PACKAGES := dataset-fashion-mnist postgresql chromium
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 
 .PHONY: run test lint typecheck pytest system-deps bench clean
@@ -30,7 +30,7 @@ run: $(STAMP)
 	$(VENV)/bin/sweeplab status runs/iris --top 5
 
 system-deps:
-	@if [ ! -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz ] || [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then \
+	@if [ ! -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz ] || [ ! -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v chromium >/dev/null; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    (apt-get install -y -q $(DEBIAN_PACKAGES) || (apt-get update -q && apt-get install -y -q $(DEBIAN_PACKAGES))) >/dev/null; \
 	  else \

@@ -515,6 +515,60 @@ def import_(
     out.print(f"wrote {output}; next: [bold]sweeplab run {output}[/bold]")
 
 
+@app.command()
+def report(
+    study: Annotated[Path, typer.Argument(help="A study directory, or its study file.")],
+    runs_dir: Annotated[Path, typer.Option(help="Where study directories live.")] = Path("runs"),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Report folder (default <study>/report).")
+    ] = None,
+) -> None:
+    """Write the study's report: report.md, a self-contained report.html and figures."""
+    from sweeplab.report import write_report
+
+    with _errors():
+        files = write_report(_open_study(study, runs_dir), output)
+    out.print(f"wrote {files.markdown} and {files.html} ({len(files.figures)} figures)")
+
+
+@app.command()
+def compare(
+    study_file: Annotated[Path, typer.Argument(help="The study file (TOML).")],
+    strategies: Annotated[
+        str, typer.Option(help="Comma-separated strategies.")
+    ] = "grid,random,sobol,tpe,gp,hyperband,bohb",
+    repeats: Annotated[int, typer.Option(help="Seeds per strategy.")] = 5,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a key, e.g. --set search.trials=10 (repeatable)."),
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where study directories live.")] = Path("runs"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run one study under several strategies and seeds (same budget) and report the comparison."""
+    from sweeplab.report import run_compare, write_compare_report
+
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+    )
+    task = progress.add_task("studies", total=len(names) * max(repeats, 0))
+
+    def on_study(strategy: str, repeat: int, done: int, total: int) -> None:
+        progress.update(task, completed=done, description=f"{strategy} r{repeat}")
+
+    with _errors(), progress:
+        result = run_compare(study_file, names, repeats, list(set_ or []), runs_dir, on_study)
+    with _errors():
+        html = write_compare_report(result)
+    out.print(f"wrote {html.with_suffix('.md')} and {html}")
+
+
 def main() -> None:
     """Entry point of the ``sweeplab`` console script."""
     try:

@@ -1,0 +1,115 @@
+"""Hyperparameter importance (Optuna's fANOVA) with its spread over bootstrap resamples."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
+
+from sweeplab.analysis._frame import StudyFrame
+from sweeplab.analysis._stats import BOOTSTRAP_SEED
+
+__all__ = ["Importance", "importances"]
+
+_log = logging.getLogger(__name__)
+N_RESAMPLES = 20
+N_TREES = 32
+
+
+@dataclass(frozen=True)
+class Importance:
+    """fANOVA importance of one factor: on all trials and the 5–95% bootstrap range."""
+
+    factor: str
+    value: float
+    low: float
+    high: float
+    resamples: int
+
+
+def _distribution(values: list[Any], numeric: bool) -> BaseDistribution:
+    if numeric:
+        nums = [float(v) for v in values]
+        lo, hi = min(nums), max(nums)
+        return FloatDistribution(lo, hi, log=lo > 0 and hi / lo >= 16)
+    return CategoricalDistribution(sorted({str(v) for v in values}))
+
+
+def _fanova(
+    rows: list[dict[str, Any]],
+    values: list[float],
+    dists: dict[str, BaseDistribution],
+    maximize: bool,
+    seed: int,
+) -> dict[str, float]:
+    study = optuna.create_study(direction="maximize" if maximize else "minimize")
+    study.add_trials(
+        [
+            optuna.trial.create_trial(params=p, distributions=dists, value=v)
+            for p, v in zip(rows, values, strict=True)
+        ]
+    )
+    evaluator = optuna.importance.FanovaImportanceEvaluator(n_trees=N_TREES, seed=seed)
+    result = optuna.importance.get_param_importances(study, evaluator=evaluator, normalize=True)
+    return {k: float(v) for k, v in result.items()}
+
+
+def importances(sf: StudyFrame) -> list[Importance]:
+    """fANOVA importances of the varied factors, largest first.
+
+    Empty when fewer than 4 trials or fewer than 2 factors (one factor has
+    importance 1 by construction, which says nothing). Each resample draws the
+    trials with replacement (seeded) and refits; resamples where a factor is
+    constant are skipped.
+    """
+    frame = sf.frame
+    factors = list(sf.factors)
+    if len(frame) < 4 or len(factors) < 2:
+        return []
+    data = frame[[*factors, "metric"]].dropna(subset=["metric"])
+    data = data.dropna(axis=1)
+    factors = [f for f in factors if f in data.columns and data[f].nunique() > 1]
+    if len(factors) < 2:
+        return []
+    numeric = {f: sf.is_numeric(f) for f in factors}
+    records = [
+        {f: (float(r[f]) if numeric[f] else str(r[f])) for f in factors}
+        for r in data.to_dict("records")
+    ]
+    metric = data["metric"].to_numpy(float).tolist()
+    quiet = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        dists = {f: _distribution(data[f].tolist(), numeric[f]) for f in factors}
+        full = _fanova(records, metric, dists, sf.maximize, BOOTSTRAP_SEED)
+        rng = np.random.default_rng(BOOTSTRAP_SEED)
+        draws: dict[str, list[float]] = {f: [] for f in factors}
+        for b in range(N_RESAMPLES):
+            idx = rng.integers(0, len(records), size=len(records))
+            sub = [records[i] for i in idx]
+            if any(len({s[f] for s in sub}) < 2 for f in factors):
+                continue
+            try:
+                got = _fanova(sub, [metric[i] for i in idx], dists, sf.maximize, b)
+            except (ValueError, RuntimeError) as exc:
+                _log.debug("fANOVA resample %d skipped: %s", b, exc)
+                continue
+            for f in factors:
+                draws[f].append(got.get(f, 0.0))
+    finally:
+        optuna.logging.set_verbosity(quiet)
+    out = []
+    for f in factors:
+        d = np.asarray(draws[f], dtype=float)
+        low, high = (
+            (float(np.quantile(d, 0.05)), float(np.quantile(d, 0.95)))
+            if d.size
+            else (math.nan, math.nan)
+        )
+        out.append(Importance(f, full.get(f, 0.0), low, high, int(d.size)))
+    return sorted(out, key=lambda i: (-i.value, i.factor))

@@ -1,0 +1,604 @@
+"""The report of one study: ``report/report.md``, ``report/report.html``, ``report/figures``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sweeplab.analysis import (
+    Interaction,
+    Relation,
+    StudyFrame,
+    bootstrap_ci,
+    importances,
+    interactions,
+    mean_ci,
+    relations,
+    spearman_ci,
+    study_frame,
+)
+from sweeplab.report._document import Code, Document, Figure, Paragraph, Section, Table, render
+from sweeplab.report._figures import (
+    confusion_figure,
+    curves_figure,
+    heatmap_figure,
+    new_figure,
+    relation_figure,
+    save,
+)
+from sweeplab.store import Study, TrialRecord, read_curves
+
+__all__ = ["ReportFiles", "write_report"]
+
+_log = logging.getLogger(__name__)
+_METRICS = (
+    "accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+)
+PRUNING_STRATEGIES = frozenset({"hyperband", "asha", "bohb"})
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Where a report was written."""
+
+    markdown: Path
+    html: Path
+    figures: tuple[Path, ...]
+
+
+def _f(v: Any, fmt: str = ".4f") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    if isinstance(v, float):
+        return f"{v:{fmt}}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3g}"
+    return str(v)
+
+
+def _span(records: list[TrialRecord]) -> float:
+    starts = [datetime.fromisoformat(r.started_at) for r in records if r.started_at]
+    ends = [datetime.fromisoformat(r.finished_at) for r in records if r.finished_at]
+    return (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+
+
+def _header(study: Study, records: list[TrialRecord]) -> Section:
+    spec = study.spec
+    sec = Section("Study")
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    budget = spec.search.trials
+    sec.add(
+        Paragraph(
+            f"Study {spec.study.name}: strategy {spec.search.strategy}, objective "
+            f"{spec.study.objective} ({spec.direction}, on the validation split; test metrics "
+            "are reported only, never used to choose a trial)."
+        )
+    )
+    prov: dict[str, Any] = {}
+    if study.dir.provenance.exists():
+        prov = json.loads(study.dir.provenance.read_text(encoding="utf-8"))
+    data = prov.get("data", {})
+    plat = prov.get("platform", {})
+    vers = prov.get("versions", {})
+    git = prov.get("git") or {}
+    rows = [
+        ("trials", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"),
+        ("budget", f"{len(records)} of {budget}" if budget else f"{len(records)} (design)"),
+        ("epochs trained", str(sum(r.epochs_trained for r in records))),
+        ("train steps", str(sum(r.train_steps for r in records))),
+        ("trial time (sum)", f"{sum(r.duration_s for r in records):.1f} s"),
+        ("wall time (first start to last end)", f"{_span(records):.0f} s"),
+        (
+            "data",
+            f"{data.get('name', '?')} ({data.get('source', '?')}): train {data.get('n_train')}, "
+            f"val {data.get('n_val')}, test {data.get('n_test')}, "
+            f"{data.get('n_features')} features, {data.get('n_classes')} classes",
+        ),
+        ("data fingerprint", str(data.get("fingerprint", "-"))[:16]),
+        ("device", f"{plat.get('device', '?')} ({plat.get('cpu', '?')}, gpu {plat.get('gpu')})"),
+        ("versions", ", ".join(f"{k} {v}" for k, v in sorted(vers.items()))),
+        ("git", f"{git.get('commit', '-')} dirty={git.get('dirty', '-')}" if git else "-"),
+        ("created", str(prov.get("created_at", "-"))),
+    ]
+    sec.add(Table(("item", "value"), tuple(rows)))
+    sec.add(Paragraph("The resolved study file (every default filled in):"))
+    sec.add(Code(study.dir.spec_file.read_text(encoding="utf-8"), "toml"))
+    return sec
+
+
+def _ranked(records: list[TrialRecord], maximize: bool) -> list[TrialRecord]:
+    done = [r for r in records if r.state == "complete" and r.objective is not None]
+    sign = -1.0 if maximize else 1.0
+    return sorted(done, key=lambda r: (sign * float(r.objective or 0.0), r.number))
+
+
+def _best_table(sf: StudyFrame, ranked: list[TrialRecord], top: int = 5) -> Section:
+    sec = Section("Best trials")
+    if not ranked:
+        return sec.add(Paragraph("No trial completed, so there is no best trial."))
+    sec.add(
+        Paragraph(
+            f"Ranked by {sf.metric} (validation, the search objective). Test metrics are for "
+            "reporting; they played no part in the ranking."
+        )
+    )
+    params = list(sf.factors) or ["lr", "units", "batch_size", "epochs"]
+    header = ("trial", sf.metric, *(f"test {m}" for m in _METRICS), *params)
+    rows = []
+    for r in ranked[:top]:
+        rows.append(
+            (
+                str(r.number),
+                _f(r.objective),
+                *(_f((r.test or {}).get(m)) for m in _METRICS),
+                *(_f(r.params.get(p), ".3g") for p in params),
+            )
+        )
+    return sec.add(Table(header, tuple(rows)))
+
+
+def _baseline_band(sf: StudyFrame) -> tuple[float, float, float] | None:
+    if sf.design != "ofat" or sf.frame.empty:
+        return None
+    base = sf.frame.loc[sf.frame["label"] == "baseline", "metric"].to_numpy(float)
+    if base.size < 2:
+        return None
+    sd = float(base.std(ddof=1))
+    return float(base.mean()), float(base.mean() - 2 * sd), float(base.mean() + 2 * sd)
+
+
+def _n_baseline(sf: StudyFrame) -> int:
+    return int((sf.frame["label"] == "baseline").sum())
+
+
+def _configs_table(sf: StudyFrame, band: tuple[float, float, float] | None) -> Table | None:
+    """The combined configurations of an ofat study against the baseline's noise band."""
+    if sf.design != "ofat" or sf.frame.empty:
+        return None
+    rows = sf.frame[sf.frame["label"].astype(str).str.startswith("config")]
+    if rows.empty:
+        return None
+    out = []
+    for label, group in sorted(rows.groupby("label"), key=lambda kv: str(kv[0])):
+        stat = mean_ci(group["metric"].to_numpy(float))
+        if band is None:
+            verdict = "no noise band (study.repeats < 2)"
+        elif band[1] <= stat.value <= band[2]:
+            verdict = "inside the baseline noise band"
+        else:
+            better = (stat.value > band[2]) == sf.maximize
+            verdict = "better than the baseline band" if better else "worse than the baseline band"
+        diff = stat.value - band[0] if band is not None else math.nan
+        out.append((str(label), stat.text(".4f"), _f(diff, "+.4f"), verdict))
+    return Table(
+        ("configuration", f"{sf.metric} [95% CI] (n)", "vs baseline mean", "verdict"), tuple(out)
+    )
+
+
+def _relations_section(
+    sf: StudyFrame, rels: list[Relation], fig_dir: Path, files: list[str]
+) -> Section:
+    sec = Section("Hyperparameters and the metric")
+    if not rels:
+        return sec.add(Paragraph("The design varied no hyperparameter, so there is no relation."))
+    sec.add(
+        Paragraph(
+            f"Metric: {sf.metric}. ρ is Spearman's rank correlation with a percentile bootstrap "
+            "95% CI (1000 resamples, seeded); the verdict is direct/inverse when the CI excludes "
+            "0, non-monotonic when an interior value beats both ends by more than 1.96 standard "
+            "errors of the noise, otherwise none."
+            + (
+                " One-factor-at-a-time: each factor is read from its own trials plus the "
+                "baseline runs."
+                if sf.design == "ofat"
+                else ""
+            )
+        )
+    )
+    sec.add(
+        Table(
+            ("hyperparameter", "relation", "evidence"),
+            tuple((r.factor, r.verdict, r.evidence) for r in rels),
+        )
+    )
+    value_rows = []
+    for r in rels:
+        if all(v.stat.n == 1 for v in r.values) and len(r.values) > 8:
+            continue
+        for v in r.values:
+            value_rows.append((r.factor, _f(v.value, ".3g"), v.stat.text(".4f")))
+    sec.add(Table(("hyperparameter", "value", "mean [95% CI] (n)"), tuple(value_rows)))
+    band = _baseline_band(sf)
+    configs = _configs_table(sf, band)
+    if configs is not None:
+        sec.add(configs)
+    ncols = min(3, len(rels))
+    nrows = math.ceil(len(rels) / ncols)
+    fig, axes = new_figure(ncols, nrows)
+    for ax, rel in zip(axes.flat, rels, strict=False):
+        rows = sf.rows_for(rel.factor)[[rel.factor, "metric"]].dropna()
+        relation_figure(
+            ax, rel, rows[rel.factor].tolist(), rows["metric"].tolist(), sf.metric, band
+        )
+    for ax in list(axes.flat)[len(rels) :]:
+        ax.set_visible(False)
+    name = "ofat.png" if sf.design == "ofat" else "relations.png"
+    files.append(save(fig, fig_dir / name))
+    caption = f"{sf.metric} against each hyperparameter: trials, mean ± 95% CI"
+    if band is not None:
+        caption += (
+            f"; orange band: baseline mean ± 2 SD over {_n_baseline(sf)} baseline runs "
+            "(study.repeats)"
+        )
+    elif sf.design == "ofat":
+        caption += "; no noise band (set study.repeats ≥ 2 to run the baseline repeatedly)"
+    return sec.add(Figure(name, caption))
+
+
+def _importance_section(sf: StudyFrame, fig_dir: Path, files: list[str]) -> Section:
+    sec = Section("Importance")
+    imps = importances(sf)
+    if not imps:
+        return sec.add(
+            Paragraph(
+                "Not computed: fANOVA needs at least 4 complete trials and 2 varied "
+                f"hyperparameters (this study: {len(sf.frame)} trials, {len(sf.factors)} varied)."
+            )
+        )
+    sec.add(
+        Paragraph(
+            "fANOVA (Optuna, seeded forests) on all complete trials; the range is the 5–95% "
+            f"spread over {imps[0].resamples} bootstrap resamples of the trials."
+            + (
+                " In a one-factor-at-a-time design factors never vary together, so read these "
+                "as main effects only."
+                if sf.design == "ofat"
+                else ""
+            )
+        )
+    )
+    sec.add(
+        Table(
+            ("hyperparameter", "importance", "5–95% over resamples", "resamples"),
+            tuple(
+                (
+                    i.factor,
+                    _f(i.value, ".3f"),
+                    f"{_f(i.low, '.3f')} – {_f(i.high, '.3f')}",
+                    str(i.resamples),
+                )
+                for i in imps
+            ),
+        )
+    )
+    fig, axes = new_figure()
+    ax = axes[0, 0]
+    vals = [i.value for i in imps]
+    lo = [max(0.0, i.value - i.low) if math.isfinite(i.low) else 0.0 for i in imps]
+    hi = [max(0.0, i.high - i.value) if math.isfinite(i.high) else 0.0 for i in imps]
+    ax.barh(
+        [i.factor for i in imps][::-1],
+        vals[::-1],
+        xerr=[lo[::-1], hi[::-1]],
+        color="tab:blue",
+        capsize=3,
+    )
+    ax.set_xlabel("fANOVA importance (5–95% bootstrap)")
+    files.append(save(fig, fig_dir / "importance.png"))
+    return sec.add(Figure("importance.png", "Importance with its bootstrap spread"))
+
+
+def _interaction_section(
+    sf: StudyFrame, inters: list[Interaction], fig_dir: Path, files: list[str]
+) -> Section:
+    sec = Section("Interactions")
+    if not inters:
+        why = (
+            "a one-factor-at-a-time design never varies two factors together"
+            if sf.design == "ofat"
+            else "no pair of varied hyperparameters fills at least 2×2 cells"
+        )
+        return sec.add(Paragraph(f"No interaction can be read from this study: {why}."))
+    sec.add(
+        Paragraph(
+            "Cell means of the metric over each covered pair (continuous values in quartile bins). "
+            "Interaction share: the part of the cell means' variance that row and column effects "
+            "do not explain; 0 means the two act additively. Cells hold few trials, so shares "
+            "from single-trial cells include noise."
+        )
+    )
+    sec.add(
+        Table(
+            ("pair", "interaction share", "filled cells"),
+            tuple((f"{i.a} × {i.b}", _f(i.share, ".2f"), str(i.filled)) for i in inters),
+        )
+    )
+    for k, inter in enumerate(inters[:4]):
+        fig, axes = new_figure(width=5.5, height=4.0)
+        heatmap_figure(axes[0, 0], inter, sf.metric)
+        name = f"interaction_{k}_{inter.a}_{inter.b}.png"
+        files.append(save(fig, fig_dir / name))
+        sec.add(Figure(name, f"{sf.metric} by {inter.a} × {inter.b} (cell mean, n per cell)"))
+    return sec
+
+
+def _curves_section(
+    study: Study, ranked: list[TrialRecord], fig_dir: Path, files: list[str]
+) -> Section:
+    sec = Section("Training curves")
+    if not ranked:
+        return sec.add(Paragraph("No complete trial, so no curves."))
+    picks = {"best": ranked[0], "median": ranked[len(ranked) // 2], "worst": ranked[-1]}
+    curves = {}
+    for name, r in picks.items():
+        rows = read_curves(study.dir.trial(r.number))
+        if rows:
+            curves[f"{name} (trial {r.number})"] = rows
+    fig, axes = new_figure(width=6.0, height=3.8)
+    curves_figure(axes[0, 0], curves)
+    files.append(save(fig, fig_dir / "curves.png"))
+    sec.add(
+        Figure(
+            "curves.png",
+            "Train (dashed) and validation loss per epoch: best, median "
+            "and worst complete trials by the objective",
+        )
+    )
+    final = []
+    for r in ranked:
+        rows = read_curves(study.dir.trial(r.number))
+        if rows:
+            final.append((rows[-1]["train_loss"], rows[-1]["val_loss"], r.number))
+    if final:
+        fig, axes = new_figure(width=5.0, height=4.0)
+        ax = axes[0, 0]
+        tr = [f[0] for f in final]
+        va = [f[1] for f in final]
+        ax.scatter(tr, va, s=14, alpha=0.7)
+        top = max(max(tr), max(va))
+        ax.plot([0, top], [0, top], color="grey", lw=1, ls="--")
+        ax.set_xlabel("final train loss")
+        ax.set_ylabel("final validation loss")
+        ax.set_title("above the diagonal: overfitting; both high: underfitting")
+        files.append(save(fig, fig_dir / "fit.png"))
+        gap = np.array(va) - np.array(tr)
+        sec.add(Figure("fit.png", "Final train vs validation loss of every complete trial"))
+        sec.add(
+            Paragraph(
+                f"Validation minus train loss at the last epoch: median {np.median(gap):.4f}, "
+                f"{int((gap > 0).sum())} of {len(gap)} trials above the diagonal."
+            )
+        )
+    conf_path = study.dir.trial(ranked[0].number) / "confusion.json"
+    if conf_path.exists():
+        conf = json.loads(conf_path.read_text(encoding="utf-8"))
+        n = len(conf["classes"])
+        fig, axes = new_figure(width=max(3.5, 0.45 * n + 2), height=max(3.0, 0.45 * n + 1.5))
+        confusion_figure(axes[0, 0], [str(c) for c in conf["classes"]], conf["test"])
+        axes[0, 0].set_title(f"trial {ranked[0].number}, test split")
+        files.append(save(fig, fig_dir / "confusion.png"))
+        sec.add(Figure("confusion.png", "Confusion matrix of the best trial on the test split"))
+    return sec
+
+
+def _pruning_section(
+    study: Study, records: list[TrialRecord], fig_dir: Path, files: list[str]
+) -> Section | None:
+    if study.spec.search.strategy not in PRUNING_STRATEGIES and not any(
+        r.state == "pruned" for r in records
+    ):
+        return None
+    sec = Section("Pruning")
+    stops = sorted({r.epochs_trained for r in records})
+    rows = []
+    for e in stops:
+        at = [r for r in records if r.epochs_trained == e]
+        rows.append(
+            (
+                str(e),
+                str(sum(r.state == "pruned" for r in at)),
+                str(sum(r.state == "complete" for r in at)),
+                str(sum(r.state == "failed" for r in at)),
+                str(sum(r.epochs_trained >= e for r in records)),
+            )
+        )
+    pruned = [r for r in records if r.state == "pruned"]
+    sec.add(
+        Paragraph(
+            f"{len(pruned)} of {len(records)} trials were pruned; "
+            f"{sum(r.epochs_trained for r in pruned)} epochs were spent on pruned trials and "
+            f"{sum(r.epochs_trained for r in records if r.state == 'complete')} on complete ones."
+        )
+    )
+    sec.add(
+        Table(
+            ("stopped at epoch", "pruned", "complete", "failed", "trials reaching this epoch"),
+            tuple(rows),
+        )
+    )
+    fig, axes = new_figure(width=6.0)
+    ax = axes[0, 0]
+    x = np.arange(len(stops))
+    p = [int(r[1]) for r in rows]
+    c = [int(r[2]) for r in rows]
+    ax.bar(x, p, color="tab:red", label="pruned")
+    ax.bar(x, c, bottom=p, color="tab:green", label="complete")
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(s) for s in stops], rotation=45 if len(stops) > 10 else 0)
+    ax.set_xlabel("epochs trained when the trial ended")
+    ax.set_ylabel("trials")
+    ax.legend()
+    files.append(save(fig, fig_dir / "pruning.png"))
+    return sec.add(Figure("pruning.png", "Where trials stopped: pruned (red) and complete"))
+
+
+def _noise_sd(sf: StudyFrame) -> float | None:
+    band = _baseline_band(sf)
+    if band is not None:
+        return (band[2] - band[0]) / 2
+    return None
+
+
+def _questions(
+    study: Study, sf: StudyFrame, rels: list[Relation], inters: list[Interaction]
+) -> Section:
+    sec = Section("Study questions")
+    q = []
+    # 1. epochs
+    gains, per_epoch_s = [], []
+    key = sf.metric
+    for _, row in sf.frame.iterrows():
+        rows = read_curves(study.dir.trial(int(row["trial"])))
+        if len(rows) >= 4 and key in rows[0]:
+            mid = len(rows) // 2
+            gains.append((rows[-1][key] - rows[mid - 1][key]) / (len(rows) - mid))
+        if row["epochs_trained"]:
+            per_epoch_s.append(float(row["duration_s"]) / float(row["epochs_trained"]))
+    rel = {r.factor: r for r in rels}
+    if gains:
+        g = np.asarray(gains)
+        lo, hi = bootstrap_ci(g.size, lambda idx: float(np.median(g[idx])))
+        text = (
+            f"Over the second half of training, {key} changed by a median {np.median(g):+.4f} "
+            f"per epoch [95% CI {_f(lo, '+.4f')}, {_f(hi, '+.4f')}] (n={g.size} trials), at a "
+            f"median {np.median(per_epoch_s):.3f} s per epoch per trial (fused groups share this "
+            "time)."
+        )
+        if "epochs" in rel:
+            ep = rel["epochs"]
+            text += f" Across trials, epochs vs {key}: {ep.verdict}, {ep.evidence}."
+        else:
+            text += " Epochs were not varied, so this comes from the curves only."
+    else:
+        text = "Not answerable: no complete trial has at least 4 epochs of curves."
+    q.append(("What do more epochs buy, and cost?", text))
+    # 2. factors of 2
+    noise = _noise_sd(sf)
+    doubling = []
+    for r in rels:
+        vals = [v for v in r.values if not isinstance(v.value, str)]
+        nums = [float(v.value) for v in vals]
+        if len(nums) >= 3 and min(nums) > 0:
+            ratios = np.array(nums[1:]) / np.array(nums[:-1])
+            if np.all(np.abs(ratios - 2) < 0.05):
+                doubling.append((r, vals))
+    if not doubling:
+        text = "Not answerable: no hyperparameter was varied in steps of a factor of 2."
+    else:
+        parts = []
+        for r, vals in doubling:
+            means = [v.stat.value for v in vals]
+            b = int(np.argmax(means) if sf.maximize else np.argmin(means))
+            nb = [abs(means[b] - means[j]) for j in (b - 1, b + 1) if 0 <= j < len(means)]
+            step = min(nb)
+            ref = noise if noise is not None else _pooled_sd(vals)
+            if ref is None:
+                verdict = "no noise estimate (repeat the baseline with study.repeats ≥ 2)"
+            elif step <= 2 * ref:
+                verdict = f"within 2 noise SD ({2 * ref:.4f}): ×2 steps were fine enough"
+            else:
+                verdict = (
+                    f"more than 2 noise SD ({2 * ref:.4f}): a finer step may find a better value"
+                )
+            parts.append(
+                f"{r.factor}: best {vals[b].value:g}, nearest neighbour differs by {step:.4f}, "
+                f"{verdict}"
+            )
+        text = "; ".join(parts) + "."
+    q.append(("Were factors of 2 enough resolution?", text))
+    # 3. interactions
+    if inters:
+        top = inters[0]
+        text = (
+            f"Strongest: {top.a} × {top.b}, interaction share {top.share:.2f} over "
+            f"{top.filled} cells; "
+            + ", ".join(f"{i.a} × {i.b} {i.share:.2f}" for i in inters[1:4])
+            + (
+                " (shares near 0 mean the factors add; cells with one trial include noise)."
+                if inters[1:4]
+                else " (no other pair covered)."
+            )
+        )
+    else:
+        text = (
+            "Not answerable from this design: it never varies two hyperparameters together."
+            if sf.design == "ofat"
+            else "Not answerable: no pair of varied hyperparameters covers 2×2 cells."
+        )
+    q.append(("Which interactions matter?", text))
+    # 4. steps vs epochs
+    fr = sf.frame
+    if len(fr) >= 3 and fr["train_steps"].nunique() > 1 and fr["epochs_trained"].nunique() > 1:
+        rs = spearman_ci(fr["train_steps"].to_numpy(float), fr["metric"].to_numpy(float))
+        re = spearman_ci(fr["epochs_trained"].to_numpy(float), fr["metric"].to_numpy(float))
+        stronger = "train steps" if abs(rs.value) > abs(re.value) else "epochs"
+        text = (
+            f"{key} vs train steps ρ={rs.text('.2f')}; vs epochs ρ={re.text('.2f')}: "
+            f"{stronger} track the metric more closely in this study"
+            + (
+                " (the intervals overlap, so the difference is not established)."
+                if not (rs.low > re.high or re.low > rs.high)
+                else "."
+            )
+        )
+    elif fr.empty or fr["train_steps"].nunique() <= 1:
+        text = "Not answerable: every complete trial took the same number of train steps."
+    else:
+        steps = mean_ci(fr["train_steps"].to_numpy(float))
+        text = (
+            "Not answerable: every complete trial trained the same number of epochs, so steps "
+            f"varied only through batch size (mean {steps.value:.0f} steps); see batch_size above."
+        )
+    q.append(("Train steps or epochs?", text))
+    sec.add(Table(("question", "answer from this study"), tuple(q)))
+    return sec
+
+
+def _pooled_sd(vals: list[Any]) -> float | None:
+    widths = []
+    for v in vals:
+        if v.stat.n >= 2 and math.isfinite(v.stat.low):
+            widths.append((v.stat.high - v.stat.low) / 2 / 1.96 * math.sqrt(v.stat.n))
+    return float(np.mean(widths)) if widths else None
+
+
+def write_report(study: Study, out_dir: Path | None = None) -> ReportFiles:
+    """Write the study's report (md, self-contained HTML, PNGs); same study, same bytes."""
+    out = out_dir or study.dir.root / "report"
+    fig_dir = out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    for old in fig_dir.glob("*.png"):
+        old.unlink()
+    records = study.records()
+    sf = study_frame(study.spec, records)
+    ranked = _ranked(records, sf.maximize)
+    rels = relations(sf)
+    inters = interactions(sf)
+    files: list[str] = []
+    doc = Document(f"sweeplab report: {study.spec.study.name}")
+    doc.sections.append(_header(study, records))
+    doc.sections.append(_best_table(sf, ranked))
+    doc.sections.append(_relations_section(sf, rels, fig_dir, files))
+    doc.sections.append(_importance_section(sf, fig_dir, files))
+    doc.sections.append(_interaction_section(sf, inters, fig_dir, files))
+    doc.sections.append(_curves_section(study, ranked, fig_dir, files))
+    pruning = _pruning_section(study, records, fig_dir, files)
+    if pruning is not None:
+        doc.sections.append(pruning)
+    doc.sections.append(_questions(study, sf, rels, inters))
+    md, html = render(doc, out)
+    _log.info("wrote %s and %s (%d figures)", md, html, len(files))
+    return ReportFiles(md, html, tuple(fig_dir / f for f in files))

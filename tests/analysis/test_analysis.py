@@ -1,0 +1,125 @@
+"""Relations, intervals, interactions and strategy tests on synthetic data with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sweeplab.analysis import (
+    RunResult,
+    StudyFrame,
+    interactions,
+    mean_ci,
+    pairwise_tests,
+    relation,
+    spearman_ci,
+    summarize,
+)
+
+
+def _rows(xs: list[float], ys: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"x": xs, "metric": ys})
+
+
+def test_mean_ci_matches_t_interval() -> None:
+    ci = mean_ci([1.0, 2.0, 3.0])
+    assert ci.value == pytest.approx(2.0)
+    assert ci.high - ci.value == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-5)
+    single = mean_ci([0.5])
+    assert single.n == 1
+    assert math.isnan(single.low)
+
+
+def test_spearman_ci_is_seeded_and_brackets_rho() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    y = x + rng.normal(scale=0.5, size=40)
+    a, b = spearman_ci(x, y), spearman_ci(x, y)
+    assert a == b
+    assert a.low < a.value < a.high
+    assert a.excludes_zero()
+
+
+@pytest.mark.parametrize(
+    ("ys", "verdict"),
+    [
+        ([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "direct"),
+        ([0.6, 0.5, 0.4, 0.3, 0.2, 0.1], "inverse"),
+    ],
+)
+def test_monotonic_verdicts(ys: list[float], verdict: str) -> None:
+    xs = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
+    rel = relation(_rows(xs * 2, ys * 2), "x", numeric=True)
+    assert rel.verdict == verdict
+    assert rel.n == 12
+    assert rel.rho is not None
+    assert rel.rho.excludes_zero()
+
+
+def test_peak_is_non_monotonic_and_noise_is_none() -> None:
+    xs = [1.0, 2.0, 3.0, 4.0, 5.0] * 3
+    base = {1.0: 0.5, 2.0: 0.7, 3.0: 0.9, 4.0: 0.7, 5.0: 0.5}
+    noise = [0.0, 0.01, -0.01]
+    ys = [base[x] + noise[i // 5] for i, x in enumerate(xs)]
+    peak = relation(_rows(xs, ys), "x", numeric=True)
+    assert peak.verdict == "non-monotonic"
+    assert "x=3" in peak.evidence
+    rng = np.random.default_rng(1)
+    flat = relation(_rows(xs, list(rng.normal(0.5, 0.05, size=15))), "x", numeric=True)
+    assert flat.verdict == "none"
+
+
+def test_too_few_and_categorical() -> None:
+    assert relation(_rows([1.0, 2.0], [0.1, 0.2]), "x", numeric=True).verdict == "too few trials"
+    rows = pd.DataFrame(
+        {
+            "x": ["a"] * 5 + ["b"] * 5,
+            "metric": [0.9, 0.91, 0.92, 0.9, 0.91, 0.5, 0.52, 0.51, 0.5, 0.49],
+        }
+    )
+    rel = relation(rows, "x", numeric=False)
+    assert rel.verdict == "differs"
+    assert "best a" in rel.evidence
+
+
+def _frame(metric: list[float], a: list[float], b: list[float]) -> StudyFrame:
+    frame = pd.DataFrame({"a": a, "b": b, "metric": metric, "label": "random"})
+    return StudyFrame(frame, ("a", "b"), "val_accuracy", True, "random")
+
+
+def test_interaction_share_separates_additive_from_crossed() -> None:
+    a = [1.0, 1.0, 2.0, 2.0] * 2
+    b = [1.0, 2.0, 1.0, 2.0] * 2
+    additive = [x + 2 * y for x, y in zip(a, b, strict=True)]
+    crossed = [x * y if x != y else 0.0 for x, y in zip(a, b, strict=True)]
+    add = interactions(_frame(additive, a, b))
+    cross = interactions(_frame(crossed, a, b))
+    assert add[0].share == pytest.approx(0.0, abs=1e-12)
+    assert cross[0].share > 0.5
+    assert add[0].filled == 4
+    ofat = StudyFrame(
+        pd.DataFrame({"a": a, "b": b, "metric": additive}), ("a", "b"), "m", True, "ofat"
+    )
+    assert interactions(ofat) == []
+
+
+def _run(strategy: str, repeat: int, best: float) -> RunResult:
+    return RunResult(strategy, repeat, (best,), (1.0,), best, best, best, 1, 1)
+
+
+def test_pairwise_names_the_better_strategy_only_when_significant() -> None:
+    results = [_run("good", k, 0.9 + k * 0.001) for k in range(8)]
+    results += [_run("bad", k, 0.5 + k * 0.001) for k in range(8)]
+    results += [_run("same", k, 0.5 + k * 0.001 + 0.0005) for k in range(8)]
+    tests = {(t.a, t.b): t for t in pairwise_tests(results, ["good", "bad", "same"], True)}
+    assert tests[("good", "bad")].verdict == "good better than bad"
+    assert tests[("bad", "same")].verdict == "no difference detected"
+    assert tests[("good", "bad")].p_holm >= tests[("good", "bad")].p
+    minimize = pairwise_tests(results, ["good", "bad"], maximize=False)
+    assert minimize[0].verdict == "bad better than good"
+    summary = summarize(results, ["good", "bad"])
+    assert summary[0].val[0] == pytest.approx(0.9035)
+    assert summary[0].repeats == 8

@@ -1,0 +1,113 @@
+"""`sweeplab compare`: same space and budget per strategy, paired seeds, a report with tests."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sweeplab.errors import SpecError
+from sweeplab.report import compare_specs
+from sweeplab.spec import Range
+from tests.conftest import make_spec
+
+
+def test_compare_specs_share_space_budget_and_seeds() -> None:
+    base = make_spec(
+        "cmp",
+        search={
+            "trials": 5,
+            "space": {
+                "lr": {"low": 1e-4, "high": 1e-1, "log": True},
+                "epochs": {"low": 2, "high": 9},
+            },
+        },
+    )
+    plan = compare_specs(base, ["random", "grid", "hyperband"], repeats=3)
+    assert [(s, k) for s, k, _ in plan] == [
+        (s, k) for s in ("random", "grid", "hyperband") for k in range(3)
+    ]
+    for s, k, spec in plan:
+        assert spec.study.name == f"{s}-r{k}"
+        assert spec.study.seed == base.study.seed + k
+        assert spec.search.trials == 5
+        assert spec.search.strategy == s
+        assert spec.data == base.data
+        assert spec.params == base.params
+    grid = next(spec for s, _, spec in plan if s == "grid")
+    lr = grid.search.space["lr"]
+    assert isinstance(lr, list)
+    assert len(lr) == 8
+    assert lr[0] == pytest.approx(1e-4)
+    assert lr[-1] == pytest.approx(0.1)
+    assert grid.search.space["epochs"] == [2, 3, 4, 5, 6, 7, 8, 9]
+    assert isinstance(plan[0][2].search.space["lr"], Range)
+    with pytest.raises(SpecError, match="--strategies must be names from"):
+        compare_specs(base, ["random", "ofat"], 1)
+    with pytest.raises(SpecError, match="--repeats must be >= 1, but got 0"):
+        compare_specs(base, ["random"], 0)
+
+
+@pytest.mark.slow
+def test_cli_compare_writes_a_report(tmp_path: Path) -> None:
+    spec = make_spec(
+        "cmp",
+        params={"epochs": 2},
+        search={"trials": 2, "space": {"lr": [1e-3, 1e-2, 1e-1], "units": [4, 8]}},
+    )
+    (tmp_path / "cmp.toml").write_text(spec.to_toml(), encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sweeplab.cli",
+            "compare",
+            "cmp.toml",
+            "--strategies",
+            "random,grid",
+            "--repeats",
+            "2",
+            "-q",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    root = tmp_path / "runs" / "cmp-compare"
+    assert sorted(p.name for p in root.iterdir() if p.name != "report") == [
+        "grid-r0",
+        "grid-r1",
+        "random-r0",
+        "random-r1",
+    ]
+    md = (root / "report" / "report.md").read_text(encoding="utf-8")
+    for s in ("random", "grid"):
+        assert re.search(
+            rf"^\| {s} \| \d\.\d{{4}} ± \d\.\d{{4}} \| \d\.\d{{4}} ± \d\.\d{{4}} \| "
+            rf"\d\.\d{{4}} ± \d\.\d{{4}} \| \d+ \| 2 \|$",
+            md,
+            re.M,
+        ), s
+    assert re.search(
+        r"^\| random vs grid \| [\d.e-]+ \| [\d.e-]+ \| (no difference detected|"
+        r"\w+ better than \w+) \|$",
+        md,
+        re.M,
+    )
+    assert (root / "report" / "figures" / "best_so_far.png").exists()
+    html = (root / "report" / "report.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") == 1
+    bad = subprocess.run(
+        [sys.executable, "-m", "sweeplab.cli", "compare", "cmp.toml", "--strategies", "nope"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2
+    assert "--strategies must be names from" in bad.stderr
