@@ -62,7 +62,7 @@ def _readme_commands() -> list[str]:
     blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
     commands = []
     for block in blocks:
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():
             line = line.split("#", 1)[0].strip()
             # long-running servers and live views are run by tests/track/test_live.py
             if line.startswith(".venv/bin/sweeplab") and not re.search(r"--watch|dashboard", line):

@@ -136,7 +136,7 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.mark.slow
 def test_four_workers_share_a_postgresql_study(tmp_path: Path, postgres_url: str) -> None:
-    path = _write(tmp_path, "pg", "digits", epochs=12, storage=f'storage = "{postgres_url}"')
+    path = _write(tmp_path, "pg", "digits", epochs=50, storage=f'storage = "{postgres_url}"')
     proc = _sweeplab(tmp_path, "run", str(path), "--workers", "4", "-q")
     assert proc.wait(timeout=300) == 0, proc.stderr.read().decode() if proc.stderr else ""
     root = tmp_path / "runs" / "pg"

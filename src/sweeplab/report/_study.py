@@ -507,6 +507,12 @@ def _questions(
             ref = noise if noise is not None else _pooled_sd(vals)
             if ref is None:
                 verdict = "no noise estimate (repeat the baseline with study.repeats ≥ 2)"
+            elif b in (0, len(means) - 1) and step > 2 * ref:
+                edge = "smallest" if b == 0 else "largest"
+                verdict = (
+                    f"the best is the {edge} value tried, more than 2 noise SD "
+                    f"({2 * ref:.4f}) ahead: the optimum may lie beyond the range"
+                )
             elif step <= 2 * ref:
                 verdict = f"within 2 noise SD ({2 * ref:.4f}): ×2 steps were fine enough"
             else:
