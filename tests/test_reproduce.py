@@ -82,3 +82,18 @@ def test_unknown_trial_is_bad_input(study_dir: Path) -> None:
     result = CliRunner().invoke(app, ["reproduce", str(study_dir), "--trial", "999"])
     assert result.exit_code == 2
     assert "--trial must name finished trials" in result.stderr
+
+
+def test_source_change_warns(study_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "repro"
+    shutil.copytree(study_dir, copy)
+    prov_path = copy / "provenance.json"
+    provenance = json.loads(prov_path.read_text())
+    assert provenance["versions"]["sweeplab_source"]
+    provenance["versions"]["sweeplab_source"] = "0" * 16
+    prov_path.write_text(json.dumps(provenance))
+    result = CliRunner().invoke(app, ["reproduce", str(copy), "--best"])
+    assert result.exit_code == 0
+    assert "sweeplab_source is" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -49,6 +50,17 @@ def _git(cwd: Path) -> dict[str, Any] | None:
     return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
 
 
+def source_digest() -> str:
+    """SHA-256 over sweeplab's own source files, so a code change is visible
+    even when the version number is not bumped."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def collect_provenance(
     *, seed: int, data: dict[str, Any], device: str, cwd: Path | None = None
 ) -> dict[str, Any]:
@@ -61,6 +73,7 @@ def collect_provenance(
         "versions": {
             "python": platform.python_version(),
             **{name: _version(name) for name in _PACKAGES},
+            "sweeplab_source": source_digest(),
         },
         "platform": {
             "os": platform.platform(),
