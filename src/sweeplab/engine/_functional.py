@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,14 +23,9 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from sweeplab.engine._member import MemberResult, MemberSpec
-from sweeplab.engine._metrics import confusion, metrics_from_confusion
+from sweeplab.engine._metrics import confusion
 from sweeplab.engine._optim import StackedOptimizer, make_optimizer
-from sweeplab.engine._trainer import (
-    DIVERGENCE_FACTOR,
-    EndCallback,
-    EpochCallback,
-    GroupData,
-)
+from sweeplab.engine._trainer import EndCallback, EpochCallback, GroupData, run_stack
 
 __all__ = ["structure_key", "train_modules"]
 
@@ -78,6 +71,12 @@ class _ModuleStack:
     def size(self) -> int:
         return len(self.shuffle_gens)
 
+    def parameters(self) -> list[torch.Tensor]:
+        return [self.params[name] for name in self.names]
+
+    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward(x, train=True, shared=False)
+
     def forward(self, x: torch.Tensor, train: bool, shared: bool) -> torch.Tensor:
         """Logits ``(K, n, C)`` for ``x`` of ``(K, n, F)``, or ``(n, F)`` when ``shared``."""
         self.base.train(train)
@@ -99,8 +98,11 @@ class _ModuleStack:
 
     @torch.no_grad()
     def evaluate(
-        self, x: torch.Tensor, y: torch.Tensor, n_classes: int
+        self, x: torch.Tensor, y: torch.Tensor, n_classes: int, sel: list[int] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if sel is not None:
+            loss_all, cm_all = self.evaluate(x, y, n_classes)
+            return loss_all[sel], cm_all[sel]
         k = self.size
         loss = torch.zeros(k, dtype=torch.float64, device=x.device)
         cm = torch.zeros(k, n_classes, n_classes, dtype=torch.long, device=x.device)
@@ -142,98 +144,5 @@ def train_modules(
     :func:`sweeplab.engine.train_group`.
     """
     _check(modules, members)
-    start = time.perf_counter()
-    device, dtype = data.x_train.device, data.x_train.dtype
-    n_classes = data.n_classes
-    stack = _ModuleStack(modules, members, device, dtype)
-    active = list(range(len(members)))
-    results: dict[int, MemberResult] = {}
-    history: dict[int, list[dict[str, float]]] = {m: [] for m in active}
-    n = data.x_train.shape[0]
-    batch = members[0].batch_size
-    steps = math.ceil(n / batch)
-    diverged = DIVERGENCE_FACTOR * math.log(max(n_classes, 2))
-    for epoch in range(1, max(m.epochs for m in members) + 1):
-        train_loss = _train_epoch(stack, data, batch)
-        val_loss, val_cm = stack.evaluate(data.x_val, data.y_val, n_classes)
-        elapsed = time.perf_counter() - start
-        val_host, cms = val_loss.cpu().tolist(), val_cm.cpu().numpy()
-        reports: dict[int, dict[str, float]] = {}
-        failed: dict[int, str] = {}
-        for pos, member in enumerate(active):
-            tl, vl = train_loss[pos], val_host[pos]
-            if not (math.isfinite(tl) and math.isfinite(vl)):
-                failed[member] = f"loss became {'nan' if math.isnan(tl) else tl} at epoch {epoch}"
-                continue
-            if tl > diverged:
-                failed[member] = f"diverged: train loss {tl:.3g} at epoch {epoch}"
-                continue
-            row = {"epoch": float(epoch), "train_loss": tl, "val_loss": vl}
-            row.update({f"val_{k}": v for k, v in metrics_from_confusion(cms[pos]).items()})
-            row["elapsed_s"] = elapsed
-            reports[member] = row
-        for m, row in reports.items():
-            history[m].append(row)
-        going = {m: r for m, r in reports.items() if members[m].epochs > epoch}
-        pruned = set(on_epoch(epoch, going)) & set(going) if on_epoch and going else set()
-        ending = [m for m in active if m in failed or m in pruned or members[m].epochs == epoch]
-        if ending:
-            test_loss, test_cm = stack.evaluate(data.x_test, data.y_test, n_classes)
-            test_cms = test_cm.cpu().numpy()
-        for m in ending:
-            pos = active.index(m)
-            result = MemberResult(
-                state="failed",
-                reason=failed.get(m),
-                epochs=epoch,
-                train_steps=epoch * steps,
-                curves=history[m],
-                duration_s=time.perf_counter() - start,
-                group_size=len(members),
-            )
-            if m not in failed:
-                result.state = "pruned" if m in pruned else "complete"
-                result.reason = f"pruned after epoch {epoch}" if m in pruned else None
-                last = history[m][-1]
-                result.val = {k[4:]: v for k, v in last.items() if k.startswith("val_")}
-                result.val_confusion = cms[pos].tolist()
-                result.test = metrics_from_confusion(test_cms[pos])
-                result.test["loss"] = float(test_loss[pos])
-                result.test_confusion = test_cms[pos].tolist()
-            results[m] = result
-            if on_end is not None:
-                on_end(m, result)
-        keep = [pos for pos, m in enumerate(active) if m not in ending]
-        active = [active[pos] for pos in keep]
-        if not active:
-            break
-        if ending:
-            stack.select(keep)
-    _log.debug("module group of %d trained in %.2fs", len(members), time.perf_counter() - start)
-    return [results[m] for m in range(len(members))]
-
-
-def _train_epoch(stack: _ModuleStack, data: GroupData, batch: int) -> list[float]:
-    n = data.x_train.shape[0]
-    device = data.x_train.device
-    perms = torch.stack([torch.randperm(n, generator=g, device=device) for g in stack.shuffle_gens])
-    k = stack.size
-    total = torch.zeros(k, dtype=torch.float64, device=device)
-    n_classes = data.n_classes
-    params = [stack.params[name] for name in stack.names]
-    stack.optimizer.params = params
-    for begin in range(0, n, batch):
-        idx = perms[:, begin : begin + batch]
-        xb, yb = data.x_train[idx], data.y_train[idx]
-        logits = stack.forward(xb, train=True, shared=False)
-        per_member = (
-            F.cross_entropy(logits.reshape(-1, n_classes), yb.reshape(-1), reduction="none")
-            .view(k, -1)
-            .mean(1)
-        )
-        for p in params:
-            p.grad = None
-        per_member.sum().backward()  # type: ignore[no-untyped-call]
-        stack.optimizer.step()
-        total += per_member.detach().to(torch.float64) * idx.shape[1]
-    return (total / n).cpu().tolist()
+    stack = _ModuleStack(modules, members, data.x_train.device, data.x_train.dtype)
+    return run_stack(stack, members, data, on_epoch, on_end)

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -135,6 +136,12 @@ class _Stack:
     def size(self) -> int:
         return self.weights[0].shape[0]
 
+    def parameters(self) -> list[torch.Tensor]:
+        return [*self.weights, *self.biases]
+
+    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward(x, train=True)
+
     def forward(
         self, x: torch.Tensor, train: bool, sel: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -229,19 +236,41 @@ def train_group(
     per_sample = sum(dims[i] * dims[i + 1] for i in range(len(dims) - 1))
     work = 3.0 * len(members) * members[0].batch_size * per_sample
     with cpu_threads(data.x_train.device, work):
-        return _train_group(members, data, on_epoch, on_end)
+        device, dtype = data.x_train.device, data.x_train.dtype
+        stack = _Stack(members, n_features, data.n_classes, device, dtype)
+        return run_stack(stack, members, data, on_epoch, on_end)
 
 
-def _train_group(
+class Stacked(Protocol):
+    """What the epoch loop needs of a stacked model (the MLP, or vmapped modules)."""
+
+    shuffle_gens: list[torch.Generator]
+    optimizer: StackedOptimizer
+
+    @property
+    def size(self) -> int: ...
+
+    def parameters(self) -> list[torch.Tensor]: ...
+
+    def train_forward(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def evaluate(
+        self, x: torch.Tensor, y: torch.Tensor, n_classes: int, sel: list[int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def select(self, keep: list[int]) -> None: ...
+
+
+def run_stack(
+    stack: Stacked,
     members: Sequence[MemberSpec],
     data: GroupData,
     on_epoch: EpochCallback | None,
     on_end: EndCallback | None,
 ) -> list[MemberResult]:
+    """The epoch loop shared by every stacked model: train, validate, prune, finish."""
     start = time.perf_counter()
-    device, dtype = data.x_train.device, data.x_train.dtype
     n_classes = data.n_classes
-    stack = _Stack(members, data.x_train.shape[1], n_classes, device, dtype)
     active = list(range(len(members)))
     results: dict[int, MemberResult] = {}
     history: dict[int, list[dict[str, float]]] = {m: [] for m in active}
@@ -310,7 +339,7 @@ def _train_group(
     return [results[m] for m in range(len(members))]
 
 
-def _train_epoch(stack: _Stack, data: GroupData, batch: int) -> list[float]:
+def _train_epoch(stack: Stacked, data: GroupData, batch: int) -> list[float]:
     """One epoch over shuffled index batches; the mean training loss per member."""
     n = data.x_train.shape[0]
     device = data.x_train.device
@@ -318,12 +347,12 @@ def _train_epoch(stack: _Stack, data: GroupData, batch: int) -> list[float]:
     k = stack.size
     total = torch.zeros(k, dtype=torch.float64, device=device)
     n_classes = data.n_classes
-    params = [*stack.weights, *stack.biases]
+    params = stack.parameters()
     stack.optimizer.params = params
     for begin in range(0, n, batch):
         idx = perms[:, begin : begin + batch]
         xb, yb = data.x_train[idx], data.y_train[idx]
-        logits = stack.forward(xb, train=True)
+        logits = stack.train_forward(xb)
         per_member = (
             F.cross_entropy(logits.reshape(-1, n_classes), yb.reshape(-1), reduction="none")
             .view(k, -1)
@@ -338,7 +367,7 @@ def _train_epoch(stack: _Stack, data: GroupData, batch: int) -> list[float]:
 
 
 def _final_test(
-    stack: _Stack, data: GroupData, positions: list[int]
+    stack: Stacked, data: GroupData, positions: list[int]
 ) -> dict[int, tuple[dict[str, float], list[list[int]]]]:
     """Test metrics of the members at ``positions`` (keyed by position order)."""
     if not positions:
