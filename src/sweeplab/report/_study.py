@@ -24,6 +24,7 @@ from sweeplab.analysis import (
     spearman_ci,
     study_frame,
 )
+from sweeplab.engine import METRIC_NAMES
 from sweeplab.report._document import Code, Document, Figure, Paragraph, Section, Table, render
 from sweeplab.report._figures import (
     confusion_figure,
@@ -38,15 +39,7 @@ from sweeplab.store import Study, TrialRecord, read_curves
 __all__ = ["ReportFiles", "write_report"]
 
 _log = logging.getLogger(__name__)
-_METRICS = (
-    "accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "precision_weighted",
-    "recall_weighted",
-    "f1_weighted",
-)
+_METRICS = METRIC_NAMES
 PRUNING_STRATEGIES = frozenset({"hyperband", "asha", "bohb"})
 
 
