@@ -56,8 +56,11 @@ class StackedOptimizer(ABC):
         return self._host
 
     def _fused_step(self) -> None:
-        """One update of every member through a fused kernel (see the module doc)."""
-        raise NotImplementedError(f"{type(self).__name__} has no fused step")
+        """One update of every member through a fused kernel (see the module doc).
+
+        Optimizers without a fused kernel (``fusable = False``) use the stacked update.
+        """
+        self._stacked_step()
 
     def _h(self, name: str, p: torch.Tensor) -> torch.Tensor:
         value = self.hyper[name]
@@ -69,7 +72,10 @@ class StackedOptimizer(ABC):
         self.steps += 1
         if self._use_fused():
             self._fused_step()
-            return
+        else:
+            self._stacked_step()
+
+    def _stacked_step(self) -> None:
         for p, state in zip(self.params, self.state, strict=True):
             if p.grad is not None:
                 self._update(p, p.grad, state)
