@@ -27,7 +27,7 @@ $(DEV_STAMP): pyproject.toml | $(PY)
 
 run: $(STAMP)
 	$(VENV)/bin/sweeplab run examples/iris.toml
-	$(VENV)/bin/sweeplab status runs/iris --top 5
+	$(VENV)/bin/sweeplab report runs/iris
 
 system-deps:
 	@if [ ! -f $(FMNIST_DIR)/train-images-idx3-ubyte.gz ] || [ ! -x /usr/lib/postgresql/15/bin/initdb ] || ! command -v chromium >/dev/null; then \
