@@ -50,17 +50,7 @@ DISTRIBUTIONS = (
     "log_normal",
     "q_log_normal",
 )
-_MLP_DISTRIBUTIONS = frozenset(
-    {
-        "constant",
-        "categorical",
-        "int_uniform",
-        "uniform",
-        "q_uniform",
-        "log_uniform",
-        "log_uniform_values",
-    }
-)
+_MLP_DISTRIBUTIONS = frozenset(DISTRIBUTIONS[:7])
 _METHODS = {"grid": "grid", "random": "random", "bayes": "tpe"}
 _TOP_KEYS = frozenset(
     {

@@ -18,14 +18,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from sweeplab.engine._member import MemberResult, MemberSpec
-from sweeplab.engine._metrics import confusion
 from sweeplab.engine._optim import StackedOptimizer, make_optimizer
-from sweeplab.engine._trainer import EndCallback, EpochCallback, GroupData, run_stack
+from sweeplab.engine._trainer import (
+    EndCallback,
+    EpochCallback,
+    GroupData,
+    evaluate_in_chunks,
+    run_stack,
+)
 
 __all__ = ["structure_key", "train_modules"]
 
@@ -103,18 +107,14 @@ class _ModuleStack:
         if sel is not None:
             loss_all, cm_all = self.evaluate(x, y, n_classes)
             return loss_all[sel], cm_all[sel]
-        k = self.size
-        loss = torch.zeros(k, dtype=torch.float64, device=x.device)
-        cm = torch.zeros(k, n_classes, n_classes, dtype=torch.long, device=x.device)
-        for start in range(0, x.shape[0], _EVAL_ROWS):
-            xb, yb = x[start : start + _EVAL_ROWS], y[start : start + _EVAL_ROWS]
-            logits = self.forward(xb, train=False, shared=True)
-            ce = F.cross_entropy(
-                logits.reshape(-1, n_classes), yb.repeat(k), reduction="none"
-            ).view(k, -1)
-            loss += ce.sum(1, dtype=torch.float64)
-            cm += confusion(logits.argmax(-1), yb, n_classes)
-        return loss / x.shape[0], cm
+        return evaluate_in_chunks(
+            lambda xb: self.forward(xb, train=False, shared=True),
+            x,
+            y,
+            n_classes,
+            self.size,
+            _EVAL_ROWS,
+        )
 
 
 def _check(modules: Sequence[nn.Module], members: Sequence[MemberSpec]) -> None:

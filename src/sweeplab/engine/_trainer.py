@@ -193,17 +193,30 @@ class _Stack:
         k = self.size if sel is None else len(sel)
         widest = max(w.shape[2] for w in self.weights)
         rows = max(1, _EVAL_BYTES // max(1, k * widest * x.element_size()))
-        loss = torch.zeros(k, dtype=torch.float64, device=x.device)
-        cm = torch.zeros(k, n_classes, n_classes, dtype=torch.long, device=x.device)
-        for start in range(0, x.shape[0], rows):
-            xb, yb = x[start : start + rows], y[start : start + rows]
-            logits = self.forward(xb, train=False, sel=idx)
-            ce = F.cross_entropy(
-                logits.reshape(-1, n_classes), yb.repeat(k), reduction="none"
-            ).view(k, -1)
-            loss += ce.sum(1, dtype=torch.float64)
-            cm += confusion(logits.argmax(-1), yb, n_classes)
-        return loss / x.shape[0], cm
+        return evaluate_in_chunks(
+            lambda xb: self.forward(xb, train=False, sel=idx), x, y, n_classes, k, rows
+        )
+
+
+def evaluate_in_chunks(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    n_classes: int,
+    k: int,
+    rows: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy ``(K,)`` and confusion matrices ``(K, C, C)`` of ``forward``
+    (shared ``(n, F)`` rows to ``(K, n, C)`` logits), ``rows`` samples at a time."""
+    loss = torch.zeros(k, dtype=torch.float64, device=x.device)
+    cm = torch.zeros(k, n_classes, n_classes, dtype=torch.long, device=x.device)
+    for start in range(0, x.shape[0], rows):
+        xb, yb = x[start : start + rows], y[start : start + rows]
+        logits = forward(xb)
+        ce = F.cross_entropy(logits.reshape(-1, n_classes), yb.repeat(k), reduction="none")
+        loss += ce.view(k, -1).sum(1, dtype=torch.float64)
+        cm += confusion(logits.argmax(-1), yb, n_classes)
+    return loss / x.shape[0], cm
 
 
 def _check_group(members: Sequence[MemberSpec]) -> None:
