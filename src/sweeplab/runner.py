@@ -82,7 +82,15 @@ _ATTR_POINT = "sweeplab.point"
 _ATTR_OWNER = "sweeplab.owner"
 _ATTR_INTERRUPTED = "sweeplab.interrupted"
 _ATTR_REASON = "sweeplab.reason"
-_RESUMABLE = ("search.trials", "search.group_size", "study.device", "study.backend", "track")
+_RESUMABLE = (
+    "search.trials",
+    "search.group_size",
+    "search.confirm_top",
+    "search.confirm_repeats",
+    "study.device",
+    "study.backend",
+    "track",
+)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -129,7 +129,14 @@ class StudySection(_Section):
 
 
 class DataSpec(_Section):
-    """Which data to train on and how to split and scale it."""
+    """Which data to train on and how to split and scale it.
+
+    ``cv = k`` scores every trial by stratified k-fold cross-validation on
+    train+val (test stays held out); ``split_repeats = n`` repeats that k-fold
+    n times with fresh shuffles, or, without ``cv``, draws n random stratified
+    train/val splits of the ``split`` proportions. Each fold is one more member
+    of the trial's fused group.
+    """
 
     dataset: str = "iris"
     path: str | None = None
@@ -138,6 +145,8 @@ class DataSpec(_Section):
     scale: Literal["minmax", "standard", "none"] = "minmax"
     max_samples: int | None = Field(default=None, ge=10)
     cache_dir: str | None = None
+    cv: int | None = Field(default=None, ge=2, le=50)
+    split_repeats: int | None = Field(default=None, ge=1, le=100)
 
     @field_validator("split")
     @classmethod
@@ -241,7 +250,12 @@ Dimension = Range | list[Scalar]
 
 
 class SearchSpec(_Section):
-    """How trials are chosen: a strategy, a budget and a space."""
+    """How trials are chosen: a strategy, a budget and a space.
+
+    ``confirm_top = K`` re-trains the K best configs after the search on fresh
+    folds and seeds (``confirm_repeats`` of them) and picks the winner from
+    those scores, so the winner is not the luckiest draw of the search.
+    """
 
     strategy: Literal[STRATEGIES] = "random"  # type: ignore[valid-type]
     trials: int | None = Field(default=None, ge=1, le=1_000_000)
@@ -250,6 +264,8 @@ class SearchSpec(_Section):
     group_size: int | None = Field(default=None, ge=1, le=4096)
     min_resource: int | None = Field(default=None, ge=1)
     reduction_factor: int | None = Field(default=None, ge=2)
+    confirm_top: int | None = Field(default=None, ge=1, le=1000)
+    confirm_repeats: int | None = Field(default=None, ge=1, le=100)
 
     @field_validator("space")
     @classmethod

@@ -19,7 +19,15 @@ RECORD_VERSION = 1
 
 @dataclass
 class TrialRecord:
-    """Everything known about one finished trial; the source of every table."""
+    """Everything known about one finished trial; the source of every table.
+
+    With cross-validation (``data.cv`` / ``data.split_repeats``) ``objective``,
+    ``val`` and ``test`` are means over folds, ``objective_se`` is the standard
+    error of that mean (sample std / sqrt(folds)), and ``folds`` keeps each
+    fold's ``{"fold", "val", "test"}``. ``n_val`` is the number of validation
+    samples one score was computed on (per fold), for a binomial standard
+    error when there is only one split.
+    """
 
     number: int
     state: str
@@ -44,6 +52,9 @@ class TrialRecord:
     version: int = RECORD_VERSION
     values: list[float] | None = None
     user_attrs: dict[str, Any] = field(default_factory=dict)
+    objective_se: float | None = None
+    n_val: int | None = None
+    folds: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
