@@ -38,11 +38,13 @@ def test_out_of_memory_group_is_split_and_equals_alone(
     real_epoch = _trainer._train_epoch
     sizes: list[int] = []
 
-    def small_memory(stack: _trainer._Stack, d: GroupData, batch: int) -> list[float]:
+    def small_memory(
+        stack: _trainer._Stack, d: GroupData, batch: int, folds: object = None
+    ) -> list[float]:
         sizes.append(stack.size)
         if stack.size > 2:
             raise torch.OutOfMemoryError("simulated: group too large")
-        return real_epoch(stack, d, batch)
+        return real_epoch(stack, d, batch, folds)  # type: ignore[arg-type]
 
     monkeypatch.setattr(_trainer, "_train_epoch", small_memory)
     seen: list[int] = []
@@ -69,7 +71,7 @@ def test_out_of_memory_group_is_split_and_equals_alone(
 def test_single_member_out_of_memory_is_raised(
     data: GroupData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_memory(stack: _trainer._Stack, d: GroupData, batch: int) -> list[float]:
+    def no_memory(*args: object) -> list[float]:
         raise torch.OutOfMemoryError("simulated")
 
     monkeypatch.setattr(_trainer, "_train_epoch", no_memory)

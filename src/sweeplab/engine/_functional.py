@@ -28,6 +28,7 @@ from sweeplab.engine._trainer import (
     EpochCallback,
     GroupData,
     evaluate_in_chunks,
+    evaluate_rows,
     run_stack,
 )
 
@@ -113,6 +114,19 @@ class _ModuleStack:
             y,
             n_classes,
             self.size,
+            _EVAL_ROWS,
+        )
+
+    @torch.no_grad()
+    def evaluate_members(
+        self, x: torch.Tensor, y: torch.Tensor, rows: Sequence[torch.Tensor], n_classes: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return evaluate_rows(
+            lambda xb: self.forward(xb, train=False, shared=False),
+            x,
+            y,
+            rows,
+            n_classes,
             _EVAL_ROWS,
         )
 

@@ -34,6 +34,8 @@ class MemberSpec:
     batch_size: int = 32
     epochs: int = 10
     seed: int = 0
+    fold: int | None = None
+    """Index into ``GroupData.folds``: train and validate on that fold's rows."""
 
     def __post_init__(self) -> None:
         if not self.units or any(u < 1 for u in self.units):
@@ -42,6 +44,8 @@ class MemberSpec:
             )
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be >= 1")
+        if self.fold is not None and self.fold < 0:
+            raise ValueError(f"fold must be None or >= 0, but got {self.fold}")
 
     @property
     def depth(self) -> int:

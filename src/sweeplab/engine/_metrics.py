@@ -23,12 +23,23 @@ METRIC_NAMES = (
 )
 
 
-def confusion(pred: torch.Tensor, target: torch.Tensor, n_classes: int) -> torch.Tensor:
-    """Confusion matrices ``(K, C, C)`` (rows: true class) for predictions ``(K, N)``."""
+def confusion(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    n_classes: int,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Confusion matrices ``(K, C, C)`` (rows: true class) for predictions ``(K, N)``.
+
+    ``target`` is ``(N,)`` shared by all members or ``(K, N)``; only entries
+    where ``valid`` ``(K, N)`` is true count, when it is given.
+    """
     k = pred.shape[0]
     member = torch.arange(k, device=pred.device).unsqueeze(1)
-    flat = (member * n_classes + target.unsqueeze(0)) * n_classes + pred
-    counts = torch.bincount(flat.reshape(-1), minlength=k * n_classes * n_classes)
+    target = target if target.dim() == 2 else target.unsqueeze(0)
+    flat = (member * n_classes + target) * n_classes + pred
+    flat = flat.reshape(-1) if valid is None else flat[valid]
+    counts = torch.bincount(flat, minlength=k * n_classes * n_classes)
     return counts.view(k, n_classes, n_classes)
 
 

@@ -27,7 +27,8 @@ class StackedOptimizer(ABC):
 
     Contract: member ``k`` of every parameter is updated only from member
     ``k`` of its gradient, state and hyperparameters, so a member's trajectory
-    does not depend on the other members of its group.
+    does not depend on the other members of its group. ``counts[k]`` is the
+    number of updates member ``k`` has had (its Adam bias correction step).
     """
 
     fusable = False
@@ -37,7 +38,7 @@ class StackedOptimizer(ABC):
         self.params = list(params)
         self.hyper = hyper
         self.state: list[dict[str, torch.Tensor]] = [{} for _ in self.params]
-        self.steps = 0
+        self.counts = [0] * (self.params[0].shape[0] if self.params else 0)
         self._host: dict[str, list[float]] = {}
         self._step_tensor: torch.Tensor | None = None
 
@@ -66,10 +67,38 @@ class StackedOptimizer(ABC):
         value = self.hyper[name]
         return value.view(-1, *([1] * (p.dim() - 1)))
 
+    @property
+    def uniform_steps(self) -> int | None:
+        """The update count when every member has had the same number, else ``None``."""
+        return self.counts[0] if len(set(self.counts)) == 1 else None
+
+    def _steps(self, p: torch.Tensor) -> int | torch.Tensor:
+        """Per-member update counts, shaped to broadcast over ``p``."""
+        same = self.uniform_steps
+        if same is not None:
+            return same
+        counts = torch.tensor(self.counts, dtype=p.dtype, device=p.device)
+        return counts.view(-1, *([1] * (p.dim() - 1)))
+
     @torch.no_grad()
-    def step(self) -> None:
-        """Apply one update to every parameter."""
-        self.steps += 1
+    def step(self, skip: Sequence[int] = ()) -> None:
+        """Apply one update to every parameter, except to the members in ``skip``."""
+        skipped = set(skip)
+        self.counts = [c + (k not in skipped) for k, c in enumerate(self.counts)]
+        if not skipped:
+            self._update_all()
+            return
+        idx = torch.tensor(sorted(skipped), dtype=torch.long, device=self.params[0].device)
+        params = [p[idx].clone() for p in self.params]
+        states = [{k: v[idx].clone() for k, v in s.items()} for s in self.state]
+        self._update_all()
+        for p, old in zip(self.params, params, strict=True):
+            p[idx] = old
+        for s, old_state in zip(self.state, states, strict=True):
+            for k, v in old_state.items():
+                s[k][idx] = v
+
+    def _update_all(self) -> None:
         if self._use_fused():
             self._fused_step()
         else:
@@ -89,6 +118,7 @@ class StackedOptimizer(ABC):
         self.params = list(params)
         self.hyper = {k: v[keep] for k, v in self.hyper.items()}
         self.state = [{k: v[keep].clone() for k, v in s.items()} for s in self.state]
+        self.counts = [self.counts[i] for i in keep.tolist()]
         self._host = {}
 
     def _l2(self, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -105,7 +135,6 @@ class SGD(StackedOptimizer):
             for p, state in zip(self.params, self.state, strict=True):
                 if "buf" not in state:
                     state["buf"] = torch.zeros_like(p)
-        first = self.steps == 1
         for k in range(self.params[0].shape[0]):
             beta = h["momentum"][k] if momentum else 0.0
             torch._fused_sgd_(
@@ -118,7 +147,7 @@ class SGD(StackedOptimizer):
                 dampening=0.0,
                 nesterov=False,
                 maximize=False,
-                is_first_step=first,
+                is_first_step=self.counts[k] == 1,
             )
 
     def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict[str, torch.Tensor]) -> None:
@@ -150,10 +179,10 @@ class Adam(StackedOptimizer):
                 state["v"] = torch.zeros_like(p)
         if self._step_tensor is None:
             self._step_tensor = torch.zeros((), dtype=torch.float32)
-        self._step_tensor.fill_(self.steps)
-        steps = [self._step_tensor] * len(self.params)
         kernel = torch._fused_adamw_ if self.decoupled else torch._fused_adam_
         for k in range(self.params[0].shape[0]):
+            self._step_tensor.fill_(self.counts[k])
+            steps = [self._step_tensor] * len(self.params)
             kernel(
                 [p[k] for p in self.params],
                 [p.grad[k] for p in self.params if p.grad is not None],
@@ -182,8 +211,9 @@ class Adam(StackedOptimizer):
         m, v = state["m"], state["v"]
         m.lerp_(g, 1 - b1)
         v.mul_(b2).addcmul_(g, g * (1 - b2))
-        bc1 = 1 - b1**self.steps
-        bc2_sqrt = (1 - b2**self.steps).sqrt()
+        steps = self._steps(p)
+        bc1 = 1 - b1**steps
+        bc2_sqrt = (1 - b2**steps).sqrt()
         denom = (v.sqrt() / bc2_sqrt).add_(1e-8)
         p.sub_((lr / bc1) * m / denom)
 

@@ -6,6 +6,10 @@ Each member draws its initialization, shuffling and dropout from its own
 generators, so its numbers do not depend on the group it trains in. Members
 that finish, are pruned or fail leave the stacked tensors at the end of the
 epoch, so they stop costing compute.
+
+A member may name a fold (``MemberSpec.fold``): it then trains and validates
+on that fold's rows of a shared pool, so the k folds of a cross-validated
+trial are k more members of one group rather than k more runs.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +51,12 @@ DIVERGENCE_FACTOR = 100.0
 
 @dataclass(frozen=True)
 class GroupData:
-    """Train/val/test tensors already on the training device, in its dtype."""
+    """Train/val/test tensors already on the training device, in its dtype.
+
+    ``folds`` are ``(train_rows, val_rows)`` index tensors into ``x_train``;
+    members with a ``fold`` use those rows instead of all of ``x_train`` and
+    ``x_val``. The test set is always shared.
+    """
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -56,6 +65,7 @@ class GroupData:
     x_test: torch.Tensor
     y_test: torch.Tensor
     n_classes: int
+    folds: tuple[tuple[torch.Tensor, torch.Tensor], ...] = ()
 
     @classmethod
     def from_tensors(
@@ -64,11 +74,22 @@ class GroupData:
         n_classes: int,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
+        folds: Sequence[tuple[Any, Any]] = (),
     ) -> GroupData:
-        """Move ``(x_train, y_train, x_val, y_val, x_test, y_test)`` to the device."""
+        """Move ``(x_train, y_train, x_val, y_val, x_test, y_test)`` and fold rows to the device."""
         xs = [t.to(device=device, dtype=dtype) for t in tensors[0::2]]
         ys = [t.to(device=device, dtype=torch.long) for t in tensors[1::2]]
-        return cls(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], n_classes)
+        rows = tuple(
+            (
+                torch.as_tensor(train, dtype=torch.long, device=device),
+                torch.as_tensor(val, dtype=torch.long, device=device),
+            )
+            for train, val in folds
+        )
+        for i, (train, val) in enumerate(rows):
+            if train.numel() == 0 or val.numel() == 0:
+                raise ValueError(f"fold {i} must have train and val rows, but one is empty")
+        return cls(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], n_classes, rows)
 
 
 class _Stack:
@@ -197,6 +218,50 @@ class _Stack:
             lambda xb: self.forward(xb, train=False, sel=idx), x, y, n_classes, k, rows
         )
 
+    @torch.no_grad()
+    def evaluate_members(
+        self, x: torch.Tensor, y: torch.Tensor, rows: Sequence[torch.Tensor], n_classes: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Like :meth:`evaluate`, member ``k`` on its own rows ``rows[k]`` of ``x``."""
+        widest = max(w.shape[2] for w in self.weights)
+        chunk = max(1, _EVAL_BYTES // max(1, self.size * widest * x.element_size()))
+        return evaluate_rows(lambda xb: self.forward(xb, train=False), x, y, rows, n_classes, chunk)
+
+
+def _pad_rows(rows: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index rows of unequal length padded to ``(K, max)`` with each row's first index,
+    and their lengths ``(K,)``."""
+    width = max(len(r) for r in rows)
+    padded = torch.stack([torch.cat([r, r[:1].expand(width - len(r))]) for r in rows])
+    sizes = torch.tensor([len(r) for r in rows], device=padded.device)
+    return padded, sizes
+
+
+def evaluate_rows(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    rows: Sequence[torch.Tensor],
+    n_classes: int,
+    chunk: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy ``(K,)`` and confusion matrices ``(K, C, C)`` of ``forward``
+    (``(K, n, F)`` to ``(K, n, C)``), member ``k`` scored on ``x[rows[k]]``."""
+    k = len(rows)
+    padded, sizes = _pad_rows(rows)
+    loss = torch.zeros(k, dtype=torch.float64, device=x.device)
+    cm = torch.zeros(k, n_classes, n_classes, dtype=torch.long, device=x.device)
+    for start in range(0, padded.shape[1], chunk):
+        idx = padded[:, start : start + chunk]
+        positions = torch.arange(start, start + idx.shape[1], device=x.device)
+        valid = positions.unsqueeze(0) < sizes.unsqueeze(1)
+        logits = forward(x[idx])
+        yb = y[idx]
+        ce = F.cross_entropy(logits.reshape(-1, n_classes), yb.reshape(-1), reduction="none")
+        loss += torch.where(valid, ce.view(k, -1), 0.0).sum(1, dtype=torch.float64)
+        cm += confusion(logits.argmax(-1), yb, n_classes, valid)
+    return loss / sizes, cm
+
 
 def evaluate_in_chunks(
     forward: Callable[[torch.Tensor], torch.Tensor],
@@ -271,7 +336,34 @@ class Stacked(Protocol):
         self, x: torch.Tensor, y: torch.Tensor, n_classes: int, sel: list[int] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
+    def evaluate_members(
+        self, x: torch.Tensor, y: torch.Tensor, rows: Sequence[torch.Tensor], n_classes: int
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
     def select(self, keep: list[int]) -> None: ...
+
+
+class _Folds:
+    """The train and validation rows of each active member, when members have folds."""
+
+    def __init__(self, members: Sequence[MemberSpec], data: GroupData) -> None:
+        folds = [m.fold for m in members]
+        if any(f is None for f in folds) or any(
+            f >= len(data.folds) for f in folds if f is not None
+        ):
+            raise ValueError(
+                f"members must all have a fold in [0, {len(data.folds)}), but got folds {folds}"
+            )
+        self.train = [data.folds[m.fold][0] for m in members if m.fold is not None]
+        self.val = [data.folds[m.fold][1] for m in members if m.fold is not None]
+
+    @classmethod
+    def of(cls, members: Sequence[MemberSpec], data: GroupData) -> _Folds | None:
+        return None if all(m.fold is None for m in members) else cls(members, data)
+
+    def select(self, keep: list[int]) -> None:
+        self.train = [self.train[i] for i in keep]
+        self.val = [self.val[i] for i in keep]
 
 
 def run_stack(
@@ -287,13 +379,19 @@ def run_stack(
     active = list(range(len(members)))
     results: dict[int, MemberResult] = {}
     history: dict[int, list[dict[str, float]]] = {m: [] for m in active}
-    n = data.x_train.shape[0]
+    folds = _Folds.of(members, data)
     batch = members[0].batch_size
-    steps = math.ceil(n / batch)
+    sizes = [len(r) for r in folds.train] if folds else [data.x_train.shape[0]] * len(members)
+    steps = [math.ceil(n / batch) for n in sizes]
     diverged = DIVERGENCE_FACTOR * math.log(max(n_classes, 2))
     for epoch in range(1, max(m.epochs for m in members) + 1):
-        train_loss = _train_epoch(stack, data, batch)
-        val_loss, val_cm = stack.evaluate(data.x_val, data.y_val, n_classes)
+        train_loss = _train_epoch(stack, data, batch, folds)
+        if folds:
+            val_loss, val_cm = stack.evaluate_members(
+                data.x_train, data.y_train, folds.val, n_classes
+            )
+        else:
+            val_loss, val_cm = stack.evaluate(data.x_val, data.y_val, n_classes)
         elapsed = time.perf_counter() - start
         val_loss_host, cms = val_loss.cpu().tolist(), val_cm.cpu().numpy()
         reports: dict[int, dict[str, float]] = {}
@@ -327,7 +425,7 @@ def run_stack(
                 state="failed",
                 reason=failed.get(m),
                 epochs=epoch,
-                train_steps=epoch * steps,
+                train_steps=epoch * steps[m],
                 curves=history[m],
                 duration_s=time.perf_counter() - start,
                 group_size=len(members),
@@ -348,15 +446,29 @@ def run_stack(
             break
         if ending:
             stack.select(keep)
+            if folds:
+                folds.select(keep)
     _log.debug("group of %d trained in %.2fs", len(members), time.perf_counter() - start)
     return [results[m] for m in range(len(members))]
 
 
-def _train_epoch(stack: Stacked, data: GroupData, batch: int) -> list[float]:
+def _train_epoch(
+    stack: Stacked, data: GroupData, batch: int, folds: _Folds | None = None
+) -> list[float]:
     """One epoch over shuffled index batches; the mean training loss per member."""
     n = data.x_train.shape[0]
     device = data.x_train.device
-    perms = torch.stack([torch.randperm(n, generator=g, device=device) for g in stack.shuffle_gens])
+    if folds is None:
+        orders = [torch.randperm(n, generator=g, device=device) for g in stack.shuffle_gens]
+    else:
+        orders = [
+            rows[torch.randperm(len(rows), generator=g, device=device)]
+            for rows, g in zip(folds.train, stack.shuffle_gens, strict=True)
+        ]
+        if len({len(o) for o in orders}) > 1:
+            return _train_epoch_ragged(stack, data, batch, orders)
+        n = len(orders[0])
+    perms = torch.stack(orders)
     k = stack.size
     total = torch.zeros(k, dtype=torch.float64, device=device)
     n_classes = data.n_classes
@@ -393,3 +505,36 @@ def _final_test(
         metrics["loss"] = float(loss[i])
         out[pos] = (metrics, cms[i].tolist())
     return out
+
+
+def _train_epoch_ragged(
+    stack: Stacked, data: GroupData, batch: int, orders: list[torch.Tensor]
+) -> list[float]:
+    """:func:`_train_epoch` for members whose folds differ in size.
+
+    Each member's loss is the mean over its own samples of the step; a member
+    whose epoch has no samples left at a step is not updated by it.
+    """
+    device = data.x_train.device
+    k, n_classes = stack.size, data.n_classes
+    padded, sizes = _pad_rows(orders)
+    lengths = [len(o) for o in orders]
+    total = torch.zeros(k, dtype=torch.float64, device=device)
+    params = stack.parameters()
+    stack.optimizer.params = params
+    for begin in range(0, padded.shape[1], batch):
+        idx = padded[:, begin : begin + batch]
+        counts = [max(0, min(idx.shape[1], n - begin)) for n in lengths]
+        count_t = torch.tensor(counts, device=device)
+        valid = torch.arange(idx.shape[1], device=device).unsqueeze(0) < count_t.unsqueeze(1)
+        logits = stack.train_forward(data.x_train[idx])
+        ce = F.cross_entropy(
+            logits.reshape(-1, n_classes), data.y_train[idx].reshape(-1), reduction="none"
+        ).view(k, -1)
+        per_member = torch.where(valid, ce, 0.0).sum(1) / count_t.clamp(min=1).to(ce.dtype)
+        for p in params:
+            p.grad = None
+        per_member.sum().backward()  # type: ignore[no-untyped-call]
+        stack.optimizer.step(skip=[j for j, c in enumerate(counts) if c == 0])
+        total += per_member.detach().to(torch.float64) * count_t
+    return (total / sizes).cpu().tolist()
