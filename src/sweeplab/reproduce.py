@@ -21,7 +21,15 @@ import torch
 
 from sweeplab.engine import EpochCallback, MemberResult, MemberSpec, train_group
 from sweeplab.errors import DataError, SpecError, StudyError
-from sweeplab.runner import group_data, load_study_data, member_spec, resolve_device
+from sweeplab.runner import (
+    fold_members,
+    group_data,
+    load_study_data,
+    member_spec,
+    merge_folds,
+    resolve_device,
+    study_folds,
+)
 from sweeplab.spec import TrainParams
 from sweeplab.store import Study, TrialRecord, read_curves
 from sweeplab.store._provenance import collect_provenance
@@ -200,7 +208,9 @@ def reproduce(
             f"but the data now gives {dataset.fingerprint[:12]}…"
         )
     dtype = torch.float64 if spec.study.dtype == "float64" else torch.float32
-    data = group_data(dataset, device, dtype)
+    folds = study_folds(spec, dataset)
+    per = max(1, len(folds))
+    data = group_data(dataset, device, dtype, folds)
     records = {r.number: r for r in study.records()}
     done_groups: set[str] = set()
     for record in selected:
@@ -209,11 +219,20 @@ def reproduce(
         done_groups.add(record.group)
         members = _group_members(study, record)
         stops = {
-            pos: records[n].epochs_trained
+            pos * per + f: records[n].epochs_trained
             for pos, (n, _) in enumerate(members)
             if n in records and records[n].state == "pruned"
+            for f in range(per)
         }
-        results = train_group([m for _, m in members], data, on_epoch=_stopper(stops))
+        expanded = [f for _, m in members for f in fold_members(m, len(folds))]
+        trained = train_group(expanded, data, on_epoch=_stopper(stops))
+        results = trained
+        if folds:
+            objective = spec.study.objective
+            results = [
+                merge_folds(trained[i * per : (i + 1) * per], objective)[0]
+                for i in range(len(members))
+            ]
         for pos, (number, _) in enumerate(members):
             if number not in report.trials:
                 continue

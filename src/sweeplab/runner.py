@@ -9,10 +9,12 @@ and those are detected and re-run on resume.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import logging
+import math
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeplab.data import Dataset, load_dataset
+from sweeplab.data._split import fold_indices
 from sweeplab.engine import (
     GroupData,
     MemberResult,
@@ -62,6 +65,7 @@ from sweeplab.track import Tracker, make_trackers
 
 __all__ = [
     "RunEvent",
+    "fold_members",
     "group_data",
     "join",
     "load_study_data",
@@ -71,6 +75,7 @@ __all__ = [
     "resolve_device",
     "run",
     "study_budget",
+    "study_folds",
 ]
 
 _log = logging.getLogger(__name__)
@@ -173,24 +178,130 @@ def load_study_data(spec: StudySpec) -> Dataset:
         target=data.target,
         max_samples=data.max_samples,
         cache_dir=data.cache_dir,
+        scale_on="train+val" if _cross_validated(spec) else "train",
     )
 
 
-def group_data(dataset: Dataset, device: torch.device, dtype: torch.dtype) -> GroupData:
-    """The dataset's tensors on ``device`` in ``dtype``, as the engine takes them."""
+def _cross_validated(spec: StudySpec) -> bool:
+    return spec.data.cv is not None or spec.data.split_repeats is not None
+
+
+Folds = list[tuple[Any, Any]]
+
+_FOLD_SALT = 0xF01D
+_CONFIRM_SALT = 0xC0F1
+
+
+def study_folds(
+    spec: StudySpec, dataset: Dataset, *, repeats: int | None = None, salt: int = 0
+) -> Folds:
+    """The ``(train_rows, val_rows)`` of each fold of train+val, or ``[]`` without CV.
+
+    Rows index the pool ``cat(x_train, x_val)``. ``repeats`` and ``salt``
+    give the fresh folds a confirmation phase trains on.
+    """
+    if not _cross_validated(spec) and repeats is None:
+        return []
+    y = torch.cat([dataset.y_train, dataset.y_val]).numpy()
+    fractions = spec.data.split
+    return fold_indices(
+        y,
+        cv=spec.data.cv,
+        repeats=repeats or spec.data.split_repeats,
+        val_fraction=fractions[1] / (fractions[0] + fractions[1]),
+        seed=derive_seed(spec.study.seed, _FOLD_SALT, salt),
+    )
+
+
+def fold_members(member: MemberSpec, n_folds: int) -> list[MemberSpec]:
+    """The members that train ``member`` once per fold (itself, without folds)."""
+    if n_folds == 0:
+        return [member]
+    return [
+        dataclasses.replace(member, seed=derive_seed(member.seed, _FOLD_SALT, f), fold=f)
+        for f in range(n_folds)
+    ]
+
+
+def group_data(
+    dataset: Dataset, device: torch.device, dtype: torch.dtype, folds: Folds | None = None
+) -> GroupData:
+    """The dataset's tensors on ``device`` in ``dtype``, as the engine takes them.
+
+    With ``folds``, train and val are joined into the pool the fold rows index.
+    """
+    x_train, y_train = dataset.x_train, dataset.y_train
+    if folds:
+        x_train = torch.cat([dataset.x_train, dataset.x_val])
+        y_train = torch.cat([dataset.y_train, dataset.y_val])
     return GroupData.from_tensors(
-        [
-            dataset.x_train,
-            dataset.y_train,
-            dataset.x_val,
-            dataset.y_val,
-            dataset.x_test,
-            dataset.y_test,
-        ],
+        [x_train, y_train, dataset.x_val, dataset.y_val, dataset.x_test, dataset.y_test],
         dataset.n_classes,
         device=device,
         dtype=dtype,
+        folds=folds or (),
     )
+
+
+def merge_folds(
+    results: Sequence[MemberResult], objective: str
+) -> tuple[MemberResult, dict[str, Any]]:
+    """One trial's result from its folds' results, and the record fields of the folds.
+
+    Metrics are means over folds; confusion matrices are summed; any failed
+    fold fails the trial, any pruned one prunes it.
+    """
+    first = results[0]
+    failed = [(f, r) for f, r in enumerate(results) if r.state == "failed"]
+    merged = MemberResult(
+        state="failed"
+        if failed
+        else ("pruned" if any(r.state == "pruned" for r in results) else "complete"),
+        reason=f"fold {failed[0][0]}: {failed[0][1].reason}" if failed else first.reason,
+        epochs=max(r.epochs for r in results),
+        train_steps=sum(r.train_steps for r in results),
+        duration_s=max(r.duration_s for r in results),
+        group_size=first.group_size,
+    )
+    epochs = min(len(r.curves) for r in results)
+    for e in range(epochs):
+        rows = [r.curves[e] for r in results]
+        row = {k: sum(x[k] for x in rows) / len(rows) for k in rows[0]}
+        row["epoch"], row["elapsed_s"] = rows[0]["epoch"], max(x["elapsed_s"] for x in rows)
+        merged.curves.append(row)
+    se = None
+    if not failed:
+        merged.val = _mean_dicts([r.val for r in results])
+        merged.test = _mean_dicts([r.test for r in results])
+        merged.val_confusion = _sum_matrices([r.val_confusion for r in results])
+        merged.test_confusion = _sum_matrices([r.test_confusion for r in results])
+        name = objective.removeprefix("val_")
+        scores = [r.val[name] for r in results if r.val is not None]
+        if len(scores) >= 2:
+            mean = sum(scores) / len(scores)
+            var = sum((v - mean) ** 2 for v in scores) / (len(scores) - 1)
+            se = math.sqrt(var / len(scores))
+    folds = [
+        {"fold": f, "state": r.state, "epochs": r.epochs, "val": r.val, "test": r.test}
+        for f, r in enumerate(results)
+    ]
+    return merged, {"folds": folds, "objective_se": se}
+
+
+def _mean_dicts(dicts: Sequence[dict[str, float] | None]) -> dict[str, float] | None:
+    clean = [d for d in dicts if d is not None]
+    if len(clean) != len(dicts) or not clean:
+        return None
+    return {k: sum(d[k] for d in clean) / len(clean) for k in clean[0]}
+
+
+def _sum_matrices(mats: Sequence[list[list[int]] | None]) -> list[list[int]] | None:
+    clean = [m for m in mats if m is not None]
+    if len(clean) != len(mats) or not clean:
+        return None
+    return [
+        [sum(m[i][j] for m in clean) for j in range(len(clean[0][i]))] for i in range(len(clean[0]))
+    ]
 
 
 def _now() -> str:
@@ -265,7 +376,14 @@ class _Runner:
             ),
             load_if_exists=True,
         )
-        self.group_data = group_data(dataset, device, self.dtype)
+        self.folds = study_folds(spec, dataset)
+        self.n_folds = len(self.folds)
+        self.n_val = (
+            round(sum(len(va) for _, va in self.folds) / self.n_folds)
+            if self.folds
+            else dataset.n_val
+        )
+        self.group_data = group_data(dataset, device, self.dtype, self.folds)
         self.groups_run = 0
         self.heartbeat = Heartbeat(root)
         self._dists = self._point_distributions()
@@ -475,8 +593,12 @@ class _Runner:
             self.device,
             cap=self.spec.search.group_size,
             dtype=self.dtype,
+            unit=max(1, self.n_folds),
         ):
-            self._train_chunk([batch[i] for i in group], [members[i] for i in group])
+            self._train_chunk(
+                [batch[i] for i in group],
+                [f for i in group for f in fold_members(members[i], self.n_folds)],
+            )
 
     def _train_chunk(
         self,
@@ -484,33 +606,54 @@ class _Runner:
         members: list[MemberSpec],
         trainer: Callable[..., list[MemberResult]] = train_group_splitting,
     ) -> None:
+        """Train ``items`` as one group; ``members`` are their folds, ``n_folds`` per item."""
         self.groups_run += 1
         group = f"{self.heartbeat.owner.replace(':', '-')}-{self.groups_run:04d}"
         done: set[int] = set()
         objective = self.spec.study.objective
         numbers = [item.trial.number for item in items]
+        per = max(1, self.n_folds)
+        ended: dict[int, dict[int, MemberResult]] = {i: {} for i in range(len(items))}
 
         for item in items:
             for tracker in self.trackers:
                 tracker.trial_started(item.trial.number, item.params.flat(), item.seed)
 
         def on_epoch(epoch: int, reports: dict[int, dict[str, float]]) -> Iterable[int]:
-            pruned = []
-            for m, row in reports.items():
-                trial = items[m].trial
+            by_item: dict[int, list[int]] = {}
+            for m in reports:
+                by_item.setdefault(m // per, []).append(m)
+            pruned: list[int] = []
+            for i, ms in by_item.items():
+                if any(r.state == "failed" for r in ended[i].values()):
+                    pruned += ms
+                    continue
+                if len(ms) < per:
+                    continue
+                rows = [reports[m] for m in ms]
+                row = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+                trial = items[i].trial
                 for tracker in self.trackers:
                     tracker.epoch_logged(trial.number, row)
                 trial.report(row[objective], epoch)
                 if trial.should_prune():
-                    pruned.append(m)
+                    pruned += ms
             return pruned
 
         def on_end(m: int, result: MemberResult) -> None:
-            done.add(m)
-            self._finish(items[m], result, group, m, numbers)
+            i = m // per
+            ended[i][m % per] = result
+            if len(ended[i]) < per:
+                return
+            done.add(i)
+            if per == 1:
+                self._finish(items[i], result, group, i, numbers)
+                return
+            merged, extra = merge_folds([ended[i][f] for f in range(per)], objective)
+            self._finish(items[i], merged, group, i, numbers, **extra)
 
         try:
-            trainer(members, self.group_data, on_epoch=on_epoch, on_end=on_end)
+            trainer(members, self.group_data, on_epoch=on_epoch, on_end=on_end, unit=per)
         except KeyboardInterrupt:
             for m, item in enumerate(items):
                 if m not in done:
@@ -535,6 +678,8 @@ class _Runner:
         group: str,
         index: int = 0,
         numbers: list[int] | None = None,
+        folds: list[dict[str, Any]] | None = None,
+        objective_se: float | None = None,
     ) -> None:
         objective = None
         if result.val is not None:
@@ -560,6 +705,9 @@ class _Runner:
             group_members=numbers or [item.trial.number],
             started_at=item.started_at,
             finished_at=_now(),
+            objective_se=objective_se,
+            n_val=self.n_val,
+            folds=folds,
         )
         confusion = None
         if result.val_confusion is not None:

@@ -52,6 +52,8 @@ def _trainer(
     modules: list[nn.Module],
     members: Sequence[MemberSpec],
     data: GroupData,
+    *,
+    unit: int = 1,
     **callbacks: Any,
 ) -> list[MemberResult]:
     return train_modules(modules, members, data, **callbacks)
@@ -59,33 +61,34 @@ def _trainer(
 
 def train_custom(runner: _Runner, batch: Sequence[_Running]) -> None:
     """Train ``batch`` with the study's model factory, fusing equal structures."""
-    from sweeplab.runner import member_spec
+    from sweeplab.runner import fold_members, member_spec
 
     spec = runner.spec
     assert spec.model.factory is not None
     factory = load_callable(spec.model.factory, what="model.factory")
     n_features, n_classes = runner.dataset.n_features, runner.dataset.n_classes
-    buckets: dict[tuple[Any, ...], list[tuple[_Running, MemberSpec, nn.Module]]] = defaultdict(list)
+    buckets: dict[tuple[Any, ...], list[tuple[_Running, list[MemberSpec], list[nn.Module]]]]
+    buckets = defaultdict(list)
     for item in batch:
-        member = member_spec(item.params, item.seed)
+        members = fold_members(member_spec(item.params, item.seed), runner.n_folds)
         try:
-            module = build_module(
-                factory, item.params.flat(), member.seeds()[0], n_features, n_classes
-            )
+            modules = [
+                build_module(factory, item.params.flat(), m.seeds()[0], n_features, n_classes)
+                for m in members
+            ]
         except Exception as exc:
             reason = f"model.factory failed: {type(exc).__name__}: {exc}"
             runner._finish(item, MemberResult(state="failed", reason=reason), "factory")
             continue
-        key = (structure_key(module), member.optimizer, member.batch_size)
-        buckets[key].append((item, member, module))
+        key = (structure_key(modules[0]), members[0].optimizer, members[0].batch_size)
+        buckets[key].append((item, members, modules))
     elem = 8 if runner.dtype == torch.float64 else 4
     for entries in buckets.values():
-        cap = _cap(spec, entries[0][2], elem)
+        cap = max(1, _cap(spec, entries[0][2][0], elem) // len(entries[0][1]))
         for start in range(0, len(entries), cap):
             chunk = entries[start : start + cap]
-            modules = [e[2] for e in chunk]
             runner._train_chunk(
                 [e[0] for e in chunk],
-                [e[1] for e in chunk],
-                trainer=functools.partial(_trainer, modules),
+                [m for e in chunk for m in e[1]],
+                trainer=functools.partial(_trainer, [m for e in chunk for m in e[2]]),
             )

@@ -42,6 +42,7 @@ def load_dataset(
     target: str | None = None,
     max_samples: int | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    scale_on: str = "train",
 ) -> Dataset:
     """Load ``dataset``, split it stratified by ``split`` and scale it on train.
 
@@ -57,6 +58,9 @@ def load_dataset(
     ``max_samples`` the test set is a stratified subsample of
     ``min(10000, max(max_samples // 5, 10 * n_classes))`` samples.
 
+    ``scale_on = "train+val"`` fits the scaler on train and val together, for
+    cross-validation, where every row of the pool trains some fold.
+
     Raises DataError for any problem with the arguments or the data.
     """
     name = check_name(dataset)
@@ -66,7 +70,16 @@ def load_dataset(
     seed = _check_seed(seed)
     max_samples = _check_max_samples(max_samples)
     raw = load_raw(name, path=path, target=target, cache_dir=default_cache_dir(cache_dir))
-    params = {"split": list(fractions), "scale": scaler, "seed": seed, "max_samples": max_samples}
+    if scale_on not in ("train", "train+val"):
+        raise DataError(f"scale_on must be 'train' or 'train+val', but got {scale_on!r}")
+    params: dict[str, object] = {
+        "split": list(fractions),
+        "scale": scaler,
+        "seed": seed,
+        "max_samples": max_samples,
+    }
+    if scale_on != "train":
+        params["scale_on"] = scale_on
     official = (
         (raw.x_test, raw.y_test) if raw.x_test is not None and raw.y_test is not None else None
     )
@@ -85,8 +98,9 @@ def load_dataset(
         xs.append(official[0][keep])
         ys.append(official[1][keep])
 
+    fit = xs[0] if scale_on == "train" else np.concatenate(xs[:2])
     x_train, x_val, x_test = (
-        torch.from_numpy(x) for x in scale_features(xs[0], xs[1:], scaler, dataset=name)
+        torch.from_numpy(x) for x in scale_features(fit, xs, scaler, dataset=name)[1:]
     )
     y_train, y_val, y_test = (torch.from_numpy(np.ascontiguousarray(y, np.int64)) for y in ys)
     result = Dataset(

@@ -8,11 +8,21 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import (
+    RepeatedStratifiedKFold,
+    StratifiedShuffleSplit,
+    train_test_split,
+)
 
 from sweeplab.errors import DataError
 
-__all__ = ["split_indices", "split_sizes", "stratified_subsample", "validate_split"]
+__all__ = [
+    "fold_indices",
+    "split_indices",
+    "split_sizes",
+    "stratified_subsample",
+    "validate_split",
+]
 
 _NAMES = ("train", "val", "test")
 
@@ -165,3 +175,38 @@ def stratified_subsample(
         for label, take in enumerate(alloc.tolist())
     ]
     return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def fold_indices(
+    y: Indices, *, cv: int | None, repeats: int | None, val_fraction: float, seed: int
+) -> list[tuple[Indices, Indices]]:
+    """Seeded, stratified ``(train_rows, val_rows)`` of each fold of the pool ``y``.
+
+    With ``cv = k``: ``repeats`` (default 1) times k-fold, reshuffled each
+    time; without: ``repeats`` random splits holding out ``val_fraction``.
+    """
+    counts = np.bincount(y)
+    smallest = int(counts[counts > 0].min())
+    zeros = np.zeros(len(y))
+    rng = seed % 2**32
+    if cv is not None:
+        if cv > smallest:
+            raise DataError(
+                f"data.cv must be at most the size of the smallest class in train+val "
+                f"({smallest}), but got {cv}"
+            )
+        splitter: RepeatedStratifiedKFold | StratifiedShuffleSplit = RepeatedStratifiedKFold(
+            n_splits=cv, n_repeats=repeats or 1, random_state=rng
+        )
+    else:
+        if smallest < 2:
+            raise DataError(
+                "data.split_repeats needs at least 2 samples of every class in train+val, "
+                f"but the smallest class has {smallest}"
+            )
+        n_val = max(round(val_fraction * len(y)), len(counts[counts > 0]))
+        splitter = StratifiedShuffleSplit(n_splits=repeats or 1, test_size=n_val, random_state=rng)
+    return [
+        (np.sort(tr).astype(np.int64), np.sort(va).astype(np.int64))
+        for tr, va in splitter.split(zeros, y)
+    ]

@@ -95,6 +95,7 @@ def plan_groups(
     device: torch.device,
     cap: int | None = None,
     dtype: torch.dtype = torch.float32,
+    unit: int = 1,
 ) -> list[list[int]]:
     """Split ``members`` (indices into it) into groups that each train as one model.
 
@@ -103,6 +104,8 @@ def plan_groups(
     where it adds the least modelled cost, if that is no more than its cost
     alone and the group stays within :func:`group_cap` (and ``cap``, if given);
     otherwise it starts a group. Indices keep their input order in each group.
+    Each member stands for ``unit`` members of the same shape (the folds of a
+    cross-validated trial), which count against the caps.
     """
     overhead = step_overhead(device)
     by_key: dict[tuple[object, ...], list[int]] = {}
@@ -125,7 +128,7 @@ def plan_groups(
                 limit = group_cap(members[group[0]], n_features, n_classes, device, dtype)
                 if cap is not None:
                     limit = min(limit, cap)
-                if len(group) >= limit:
+                if len(group) * unit + unit > max(limit, unit):
                     continue
                 added = cost([*group, i]) - cost(group)
                 if added <= alone and (best is None or added < best[0]):

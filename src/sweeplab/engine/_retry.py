@@ -26,6 +26,7 @@ def train_group_splitting(
     *,
     on_epoch: EpochCallback | None = None,
     on_end: EndCallback | None = None,
+    unit: int = 1,
 ) -> list[MemberResult]:
     """:func:`train_group`, but a group that runs out of device memory is split and retried.
 
@@ -33,6 +34,7 @@ def train_group_splitting(
     already seen them); the others start again from their first epoch in two
     halves, recursively, so a member's numbers stay those of training it alone.
     A single member that does not fit raises ``torch.OutOfMemoryError``.
+    Runs of ``unit`` consecutive members (the folds of one trial) are never split.
     """
     results: dict[int, MemberResult] = {}
 
@@ -45,10 +47,10 @@ def train_group_splitting(
         train_group(members, data, on_epoch=on_epoch, on_end=ended)
     except torch.OutOfMemoryError:
         rest = [m for m in range(len(members)) if m not in results]
-        if len(members) == 1 or not rest:
+        if len(members) <= unit or not rest:
             raise
         _free_cached(data.x_train.device)
-        half = max(1, len(rest) // 2)
+        half = max(unit, len(rest) // (2 * unit) * unit)
         _log.warning(
             "a group of %d ran out of device memory; retrying %d members as groups of %d and %d",
             len(members),
@@ -58,7 +60,7 @@ def train_group_splitting(
         )
         for part in (rest[:half], rest[half:]):
             if part:
-                _train_part(part, members, data, on_epoch, ended)
+                _train_part(part, members, data, on_epoch, ended, unit)
     return [results[m] for m in range(len(members))]
 
 
@@ -68,6 +70,7 @@ def _train_part(
     data: GroupData,
     on_epoch: EpochCallback | None,
     ended: EndCallback,
+    unit: int,
 ) -> None:
     def sub_epoch(epoch: int, reports: dict[int, dict[str, float]]) -> Iterable[int]:
         if on_epoch is None:
@@ -81,4 +84,5 @@ def _train_part(
         data,
         on_epoch=sub_epoch,
         on_end=lambda i, result: ended(part[i], result),
+        unit=unit,
     )

@@ -87,6 +87,9 @@ def summary_frame(records: list[TrialRecord]) -> pd.DataFrame:
                 "epochs_trained": r.epochs_trained,
                 "train_steps": r.train_steps,
                 "objective": r.objective,
+                "objective_se": r.objective_se,
+                "n_val": r.n_val,
+                "folds": len(r.folds) if r.folds else None,
             }
         )
         for i, value in enumerate(r.values or []):
