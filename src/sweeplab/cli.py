@@ -131,10 +131,16 @@ def init(
 
 def _progress_callback(progress: Progress) -> Callable[[Any], None]:
     task = progress.add_task("trials", total=None, best="-")
+    confirming: list[Any] = []
 
     def callback(event: Any) -> None:
         if event.kind == "start":
             progress.start()
+        if event.kind == "confirm":
+            if not confirming:
+                confirming.append(progress.add_task("confirm top", total=event.total, best="-"))
+            progress.update(confirming[0], total=event.total, completed=event.done)
+            return
         best = "-" if event.best is None else f"{event.best:.4f}"
         progress.update(task, total=event.total, completed=event.done, best=best)
 
@@ -173,11 +179,20 @@ def run(
         list[str] | None,
         typer.Option(help="minimize or maximize; repeat for a multi-objective study."),
     ] = None,
+    confirm: Annotated[
+        int | None,
+        typer.Option(
+            help="Re-train the top K configs on fresh folds and seeds after the search and "
+            "pick the winner from those (sets search.confirm_top)."
+        ),
+    ] = None,
 ) -> None:
     """Run a study, or resume it if its directory exists."""
     from sweeplab.compat._cli import load_any, run_any
 
     overrides = list(set_ or [])
+    if confirm is not None:
+        overrides.append(f"search.confirm_top={confirm}")
     if device:
         overrides.append(f"study.device={device}")
     if backend:

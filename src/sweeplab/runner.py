@@ -104,7 +104,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 class RunEvent:
     """Progress of a run, for the CLI's progress bar (the library never prints)."""
 
-    kind: Literal["start", "trial", "end"]
+    kind: Literal["start", "trial", "confirm", "end"]
     done: int
     total: int
     best: float | None = None
@@ -763,6 +763,11 @@ class _Runner:
             self.train(batch)
             self.dir.write_summary(self.dir.records())
         self.dir.write_summary(self.dir.records())
+        if self.spec.search.confirm_top and self.finished() >= self.total:
+            from sweeplab._confirm import confirm_top
+
+            with claim_lock(self.dir.root):
+                confirm_top(self)
         if self.callback is not None:
             self.callback(RunEvent("end", self.finished(), self.total, self.best_value()))
 

@@ -1,0 +1,196 @@
+"""Confirmation: re-train the best configs on fresh folds and seeds, then pick the winner.
+
+Picking the best of many trials by one noisy validation score rewards luck
+(the winner's curse). After the search, the top ``search.confirm_top`` configs
+are trained again, as one fused group, on ``confirm_repeats`` fresh splits of
+train+val (k-fold reshuffled when the study uses ``data.cv``, random
+stratified splits otherwise) with fresh seeds, and the winner is the best mean
+of those scores. Both rankings go to ``confirm.json``; the test set is still
+only reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sweeplab.engine import MemberResult, derive_seed, plan_groups, train_group_splitting
+from sweeplab.spec import TrainParams
+from sweeplab.store import TrialRecord, write_json
+
+if TYPE_CHECKING:
+    from sweeplab.runner import _Runner
+
+__all__ = ["CONFIRM_FILE", "confirm_top", "read_confirmation"]
+
+_log = logging.getLogger(__name__)
+
+CONFIRM_FILE = "confirm.json"
+_SALT = 0xC0F1
+
+
+@dataclass
+class _Candidate:
+    trial: int
+    params: dict[str, Any]
+    trials: list[int]
+    search_value: float
+    search_se: float | None
+    results: list[MemberResult] = field(default_factory=list)
+
+
+def _se(values: Sequence[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return math.sqrt(var / len(values))
+
+
+def _candidates(records: Sequence[TrialRecord], maximize: bool) -> list[_Candidate]:
+    """Complete trials grouped by config (seed repeats share one), in search order."""
+    by_config: dict[str, list[TrialRecord]] = {}
+    for r in records:
+        if r.state == "complete" and r.objective is not None and math.isfinite(r.objective):
+            by_config.setdefault(json.dumps(r.params, sort_keys=True), []).append(r)
+    out = []
+    for group in by_config.values():
+        values = [float(r.objective or 0.0) for r in group]
+        se = group[0].objective_se if len(group) == 1 else _se(values)
+        out.append(
+            _Candidate(
+                trial=min(r.number for r in group),
+                params=group[0].params,
+                trials=sorted(r.number for r in group),
+                search_value=sum(values) / len(values),
+                search_se=se,
+            )
+        )
+    sign = -1.0 if maximize else 1.0
+    return sorted(out, key=lambda c: (sign * c.search_value, c.trial))
+
+
+def read_confirmation(root: Any) -> dict[str, Any] | None:
+    """The study's ``confirm.json``, or ``None`` when it has not been confirmed."""
+    from pathlib import Path
+
+    path = Path(root) / CONFIRM_FILE
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def confirm_top(runner: _Runner) -> dict[str, Any] | None:
+    """Run the confirmation phase of ``runner``'s finished study; ``None`` if not asked for.
+
+    A confirmation that already ran with the same settings is not repeated.
+    """
+    from sweeplab.runner import (
+        RunEvent,
+        fold_members,
+        group_data,
+        member_spec,
+        merge_folds,
+        study_folds,
+    )
+
+    spec = runner.spec
+    top = spec.search.confirm_top
+    if not top:
+        return None
+    cross = spec.data.cv is not None
+    repeats = spec.search.confirm_repeats or (2 if cross else 5)
+    existing = read_confirmation(runner.dir.root)
+    if existing and existing.get("top") == top and existing.get("repeats") == repeats:
+        return existing
+    start = time.perf_counter()
+    candidates = _candidates(runner.dir.records(), runner.maximize)[:top]
+    if not candidates:
+        _log.warning("confirmation skipped: no complete trial to confirm")
+        return None
+    folds = study_folds(spec, runner.dataset, repeats=repeats, salt=_SALT)
+    per = len(folds)
+    data = group_data(runner.dataset, runner.device, runner.dtype, folds)
+    bases = [
+        member_spec(
+            TrainParams.model_validate(c.params), derive_seed(spec.study.seed, _SALT, c.trial)
+        )
+        for c in candidates
+    ]
+    callback = runner.callback
+    if callback is not None:
+        callback(RunEvent("confirm", 0, len(candidates)))
+    finished = 0
+    for group in plan_groups(
+        bases,
+        runner.dataset.n_features,
+        runner.dataset.n_classes,
+        runner.device,
+        cap=spec.search.group_size,
+        dtype=runner.dtype,
+        unit=per,
+    ):
+        members = [f for i in group for f in fold_members(bases[i], per)]
+        results = train_group_splitting(members, data, unit=per)
+        for pos, i in enumerate(group):
+            candidates[i].results = results[pos * per : (pos + 1) * per]
+        finished += len(group)
+        if callback is not None:
+            callback(RunEvent("confirm", finished, len(candidates)))
+    objective = spec.study.objective
+    rows = []
+    for rank, c in enumerate(candidates, start=1):
+        merged, extra = merge_folds(c.results, objective)
+        value = None if merged.val is None else merged.val[objective.removeprefix("val_")]
+        fold_values = [(f["val"] or {}).get(objective.removeprefix("val_")) for f in extra["folds"]]
+        rows.append(
+            {
+                "trial": c.trial,
+                "trials": c.trials,
+                "params": c.params,
+                "search_value": c.search_value,
+                "search_se": c.search_se,
+                "search_rank": rank,
+                "confirm_value": value,
+                "confirm_se": extra["objective_se"],
+                "confirm_values": fold_values,
+                "confirm_state": merged.state,
+                "confirm_reason": merged.reason,
+                "test": merged.test,
+            }
+        )
+    sign = -1.0 if runner.maximize else 1.0
+    scored = [r for r in rows if r["confirm_value"] is not None]
+    order = sorted(scored, key=lambda r: (sign * r["confirm_value"], r["search_rank"]))
+    for rank, row in enumerate(order, start=1):
+        row["confirm_rank"] = rank
+    for row in rows:
+        row.setdefault("confirm_rank", None)
+    winner = order[0]["trial"] if order else None
+    result = {
+        "objective": objective,
+        "direction": spec.direction,
+        "top": top,
+        "repeats": repeats,
+        "folds_per_repeat": spec.data.cv or 1,
+        "n_folds": per,
+        "candidates": rows,
+        "winner": winner,
+        "search_winner": candidates[0].trial,
+        "changed": winner is not None and winner != candidates[0].trial,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    write_json(runner.dir.root / CONFIRM_FILE, result)
+    _log.info(
+        "confirmed the top %d configs on %d fresh folds each: winner trial %s",
+        len(candidates),
+        per,
+        winner,
+    )
+    return result
