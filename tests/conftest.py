@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sweeplab.spec import StudySpec, spec_from_dict
+from sweeplab.store import Study, StudyDir, TrialRecord, write_json, write_text, write_trial
 
 
 def make_spec(name: str = "t", **sections: dict[str, Any]) -> StudySpec:
@@ -29,3 +30,49 @@ def runs(tmp_path: Path) -> Path:
     path = tmp_path / "runs"
     path.mkdir()
     return path
+
+
+def fake_study(
+    root: Path,
+    name: str,
+    values: list[float],
+    *,
+    objective: str = "val_accuracy",
+    n_val: int | None = 300,
+    ses: list[float] | None = None,
+    folds: int = 0,
+) -> Study:
+    """A study directory written by hand: trial i has ``lr = 0.1 / (i + 1)`` and ``values[i]``.
+
+    ``ses`` become ``objective_se`` (with ``folds`` per-fold entries); ``n_val``
+    goes into provenance.json only, as before the runner filled the records'.
+    """
+    spec = make_spec(
+        name,
+        study={"objective": objective},
+        search={"trials": len(values), "space": {"lr": {"low": 1e-3, "high": 1.0, "log": True}}},
+    )
+    folder = StudyDir(root / name)
+    folder.trials.mkdir(parents=True)
+    write_text(folder.spec_file, spec.to_toml())
+    write_json(folder.provenance, {"data": {"name": "iris", "n_val": n_val}})
+    for i, value in enumerate(values):
+        record = TrialRecord(
+            number=i,
+            state="complete",
+            params={"lr": 0.1 / (i + 1), "units": 8, "batch_size": 16, "epochs": 2},
+            seed=i,
+            objective=value,
+            epochs_trained=2,
+            train_steps=14,
+            val={"accuracy": value},
+            test={"accuracy": value},
+            objective_se=ses[i] if ses else None,
+            folds=[{"fold": k, "val": {}, "test": {}} for k in range(folds)] if ses else None,
+        )
+        curves = [
+            {"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, objective: value}
+            for e in (1, 2)
+        ]
+        write_trial(folder.trial(i), record, curves, None)
+    return Study(folder.root)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests.conftest import fake_study
 
 SWEEPLAB = [sys.executable, "-m", "sweeplab.cli"]
 
@@ -87,6 +90,72 @@ def test_missing_file_and_missing_study(tmp_path: Path) -> None:
     res = cli("status", "runs/nope", cwd=tmp_path)
     assert res.returncode == 1
     assert "was not found" in res.stderr
+
+
+def _row(stdout: str, trial: int) -> list[str]:
+    """The cells of one trial's row in a rich table."""
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if cells and cells[0] == str(trial):
+            return cells
+    raise AssertionError(f"no row for trial {trial} in:\n{stdout}")
+
+
+def test_status_shows_standard_errors_ties_and_the_confirmed_winner(tmp_path: Path) -> None:
+    # 0.98 vs 0.97 on 30 validation samples: tied; 0.60 is far behind
+    tied = fake_study(tmp_path, "tied", [0.97, 0.98, 0.60], n_val=30)
+    res = cli("status", str(tied.dir.root), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "± SE" in res.stdout
+    assert "vs best" in res.stdout
+    se = {p: math.sqrt((p * 30 + 2) / 34 * (1 - (p * 30 + 2) / 34) / 30) for p in (0.98, 0.97, 0.6)}
+    assert _row(res.stdout, 1)[-6:-3] == ["0.98", f"{se[0.98]:.4g}", "best"]
+    assert _row(res.stdout, 0)[-6:-3] == ["0.97", f"{se[0.97]:.4g}", "tied"]
+    assert _row(res.stdout, 2)[-6:-3] == ["0.6", f"{se[0.60]:.4g}", "worse"]
+    assert (
+        "note: the best trial 1 is inside the noise: 1 other trial within 1.96 combined "
+        "standard errors (widest gap 0.01)"
+    ) in res.stdout
+    assert "confirmed winner" not in res.stdout
+
+    (tied.dir.root / "confirm.json").write_text(
+        json.dumps(
+            {
+                "objective": "val_accuracy",
+                "direction": "maximize",
+                "repeats": 3,
+                "folds_per_repeat": None,
+                "candidates": [
+                    {
+                        "trial": t,
+                        "params": {},
+                        "search_value": sv,
+                        "search_se": 0.03,
+                        "search_rank": sr,
+                        "confirm_value": cv,
+                        "confirm_se": 0.02,
+                        "confirm_values": [cv] * 3,
+                        "confirm_rank": cr,
+                    }
+                    for t, sv, sr, cv, cr in ((1, 0.98, 1, 0.94, 2), (0, 0.97, 2, 0.96, 1))
+                ],
+                "winner": 0,
+            }
+        ),
+        encoding="utf-8",
+    )
+    res = cli("status", str(tied.dir.root), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (
+        "confirmed winner: trial 0, val_accuracy = 0.9600 ± 0.02 over 3 repeats, changed from "
+        "the search's best, trial 1"
+    ) in res.stdout
+
+    clear = fake_study(tmp_path, "clear", [0.98, 0.70], n_val=300)
+    res = cli("status", str(clear.dir.root), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert _row(res.stdout, 1)[-4] == "worse"
+    assert "inside the noise" not in res.stdout
 
 
 @pytest.mark.slow

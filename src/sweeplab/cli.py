@@ -296,6 +296,14 @@ def _print_status(study: Any, top: int | None) -> None:
         for item in objective_status(study, top):
             out.print(item)
         return
+    from sweeplab.analysis import (
+        CONFIRM_FILE,
+        provenance_n_val,
+        rank_with_noise,
+        read_confirmation,
+        trial_scores,
+    )
+
     records = study.records()
     searched = list(spec.search.space) or ["lr", "units", "batch_size", "epochs"]
     for cfg in spec.search.configs:
@@ -309,11 +317,29 @@ def _print_status(study: Any, top: int | None) -> None:
         key=lambda r: (r.state != "complete", sign * (r.objective or 0.0), r.number),
     )
     shown = ranked if top is None else ranked[:top]
+    scores = trial_scores(
+        records,
+        metric=spec.study.objective,
+        n_val=provenance_n_val(study.dir.provenance),
+    )
+    ranking = rank_with_noise(scores, maximize=spec.direction == "maximize")
+    se_of = {s.trial: s.se for s in ranking.scores}
     table = Table(
         title=f"{spec.study.name}: {spec.search.strategy}, "
         + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
     )
-    for col in ["trial", "state", *searched, spec.study.objective, "test_accuracy", "trained", "s"]:
+    columns = [
+        "trial",
+        "state",
+        *searched,
+        spec.study.objective,
+        "± SE",
+        "vs best",
+        "test_accuracy",
+        "trained",
+        "s",
+    ]
+    for col in columns:
         table.add_column(col, justify="right")
     for r in shown:
         table.add_row(
@@ -321,6 +347,8 @@ def _print_status(study: Any, top: int | None) -> None:
             r.state,
             *(_fmt(r.params.get(k)) for k in searched),
             _fmt(r.objective),
+            _fmt(se_of.get(r.number)),
+            ranking.status(r.number),
             _fmt((r.test or {}).get("accuracy")),
             str(r.epochs_trained),
             f"{r.duration_s:.1f}",
@@ -332,6 +360,31 @@ def _print_status(study: Any, top: int | None) -> None:
             f"best: trial {best.number}, {spec.study.objective} = {best.objective:.4f} "
             f"(test accuracy {(best.test or {}).get('accuracy', float('nan')):.4f}, "
             "reported only, never used for selection)"
+        )
+    tie = ranking.tie
+    if tie is not None and tie.inside_noise:
+        lead = ranking.scores[tie.best]
+        others = len(tie.tied) - 1
+        out.print(
+            f"note: the best trial {lead.trial} is inside the noise: {others} other "
+            f"trial{'s' if others != 1 else ''} within {tie.z:g} combined standard errors "
+            f"(widest gap {tie.widest_gap:.4g}); 'sweeplab report' says more",
+            highlight=False,
+        )
+    confirmation = read_confirmation(study.dir.root / CONFIRM_FILE)
+    if confirmation is not None:
+        win = confirmation.candidate(confirmation.winner)
+        se = "" if win.confirm_se is None else f" ± {win.confirm_se:.4g}"
+        change = (
+            f", changed from the search's best, trial {confirmation.search_best}"
+            if confirmation.changed
+            else ", the search's best too"
+        )
+        out.print(
+            f"confirmed winner: trial {win.trial}, {confirmation.objective} = "
+            f"{win.confirm_value:.4f}{se} over {confirmation.repeats} repeats"
+            f"{change}",
+            highlight=False,
         )
 
 

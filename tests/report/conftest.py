@@ -56,3 +56,18 @@ def pruned_study(report_runs: Path) -> Study:
         search={"strategy": "hyperband", "trials": 8, "space": {"lr": [1e-3, 3e-2]}},
     )
     return sweeplab.run(spec, runs_dir=report_runs)
+
+
+@pytest.fixture(scope="session")
+def iris_noise_study(report_runs: Path) -> Study:
+    """Six short Iris trials scored on 15 validation samples: the best is inside the noise."""
+    spec = make_spec(
+        "iris-noise",
+        params={"epochs": 5},
+        search={
+            "strategy": "grid",
+            "trials": None,
+            "space": {"lr": [3e-3, 1e-2, 3e-2], "units": [4, 16]},
+        },
+    )
+    return sweeplab.run(spec, runs_dir=report_runs)

@@ -1,4 +1,4 @@
-"""Analysis of finished studies: relations, importance, interactions, strategy comparison.
+"""Analysis of finished studies: relations, importance, interactions, strategies, winner noise.
 
 Every estimate comes with its uncertainty, and every random step (bootstrap,
 fANOVA forests) is seeded, so the same study always gives the same numbers.
@@ -18,23 +18,56 @@ from sweeplab.analysis._frame import StudyFrame, study_frame
 from sweeplab.analysis._importance import Importance, importances
 from sweeplab.analysis._interactions import Interaction, interactions
 from sweeplab.analysis._relations import Relation, ValueStat, relation, relations
+from sweeplab.analysis._selection import (
+    CONFIRM_FILE,
+    Z_TIE,
+    Confirmation,
+    ConfirmCandidate,
+    Ranking,
+    Score,
+    TieSet,
+    binomial_se,
+    combined_se,
+    config_key,
+    config_scores,
+    provenance_n_val,
+    rank_with_noise,
+    read_confirmation,
+    tied_with_best,
+    trial_scores,
+    trial_se,
+)
 from sweeplab.analysis._stats import Interval, bootstrap_ci, mean_ci, spearman, spearman_ci
 
 __all__ = [
+    "CONFIRM_FILE",
+    "Z_TIE",
+    "ConfirmCandidate",
+    "Confirmation",
     "Importance",
     "Interaction",
     "Interval",
     "Pairwise",
+    "Ranking",
     "Relation",
     "RunResult",
+    "Score",
     "StrategySummary",
     "StudyFrame",
+    "TieSet",
     "ValueStat",
+    "binomial_se",
     "bootstrap_ci",
+    "combined_se",
+    "config_key",
+    "config_scores",
     "importances",
     "interactions",
     "mean_ci",
     "pairwise_tests",
+    "provenance_n_val",
+    "rank_with_noise",
+    "read_confirmation",
     "relation",
     "relations",
     "run_result",
@@ -42,4 +75,7 @@ __all__ = [
     "spearman_ci",
     "study_frame",
     "summarize",
+    "tied_with_best",
+    "trial_scores",
+    "trial_se",
 ]

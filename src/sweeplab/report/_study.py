@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,16 +14,27 @@ from typing import Any
 import numpy as np
 
 from sweeplab.analysis import (
+    CONFIRM_FILE,
+    Confirmation,
     Interaction,
+    Ranking,
     Relation,
+    Score,
     StudyFrame,
     bootstrap_ci,
+    combined_se,
+    config_scores,
     importances,
     interactions,
     mean_ci,
+    provenance_n_val,
+    rank_with_noise,
+    read_confirmation,
     relations,
     spearman_ci,
     study_frame,
+    tied_with_best,
+    trial_scores,
 )
 from sweeplab.engine import METRIC_NAMES
 from sweeplab.report._document import Code, Document, Figure, Paragraph, Section, Table, render
@@ -118,29 +130,261 @@ def _ranked(records: list[TrialRecord], maximize: bool) -> list[TrialRecord]:
     return sorted(done, key=lambda r: (sign * float(r.objective or 0.0), r.number))
 
 
-def _best_table(sf: StudyFrame, ranked: list[TrialRecord], top: int = 5) -> Section:
+def _v(x: float | None) -> str:
+    """A score or SE in sentences and the noise tables: 3 decimals (3 digits when tiny)."""
+    if x is None or not math.isfinite(x):
+        return "-"
+    return f"{x:.3f}" if abs(x) >= 0.01 or x == 0 else f"{x:.3g}"
+
+
+def _pm(value: float, se: float | None) -> str:
+    return f"{_v(value)} ± {_v(se)}" if se is not None else f"{_v(value)} (SE unknown)"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _describe(score: Score, metric: str, label: str) -> str:
+    basis = f", {score.basis}" if score.basis else ""
+    if score.se is None:
+        return f"{label}, {metric} {_v(score.value)}, standard error unknown"
+    return f"{label}, {metric} {_v(score.value)} ± {_v(score.se)}{basis}"
+
+
+def _trials_label(score: Score) -> str:
+    return ", ".join(f"#{n}" for n in score.trials)
+
+
+def _tie_sentence(
+    ranking: Ranking,
+    metric: str,
+    *,
+    noun: str = "trial",
+    label: Callable[[Score], str] | None = None,
+    advice: str = "",
+) -> str:
+    """Say in words whether the best of ``ranking`` is distinguishable from the rest, with numbers.
+
+    ``label(score)`` names an entry (default ``#<trial>``); ``advice`` is added
+    when the best is inside the noise.
+    """
+    name = label or (lambda s: f"#{s.trial}")
+    tie = ranking.tie
+    scores = ranking.scores
+    if tie is None:
+        return f"No {noun} completed, so there is no best {noun}."
+    best = scores[tie.best]
+    head = f"The best {noun} ({_describe(best, metric, name(best))})"
+    if len(scores) == 1:
+        return f"{head} is the only complete {noun}, so there is nothing to tell it apart from."
+    z = f"{tie.z:g}"
+    unknown = (
+        f" {_plural(len(tie.unknown), noun)} could not be compared: a standard error is missing."
+        if tie.unknown
+        else ""
+    )
+    if tie.inside_noise:
+        others = len(tie.tied) - 1
+        if tie.tied == tuple(range(len(tie.tied))):
+            who = f"the next {noun}" if others == 1 else f"the next {others} {noun}s"
+        else:
+            shown = ", ".join(name(scores[i]) for i in tie.tied[1:9])
+            more = ", ..." if others > 8 else ""
+            who = f"{_plural(others, f'other {noun}')} ({shown}{more})"
+        verb = "it lies" if others == 1 else "they lie"
+        text = (
+            f"{head} is not distinguishable from {who}: {verb} within {z} combined standard "
+            f"errors (the widest gap is {_v(tie.widest_gap)})."
+        )
+        if tie.apart:
+            text += (
+                f" The other {_plural(len(tie.apart), noun)} are further behind."
+                if len(tie.apart) > 1
+                else f" The other {noun} is further behind."
+            )
+        return text + unknown + (f" {advice}" if advice else "")
+    if tie.apart:
+        runner = scores[tie.apart[0]]
+        gap = abs(best.value - runner.value)
+        both = combined_se(best.se, runner.se) or 0.0
+        scope = "every other " + noun if not tie.unknown else _plural(len(tie.apart), noun)
+        units = f"{gap / both:.1f} combined standard errors" if both > 0 else "with SE 0"
+        return (
+            f"{head} is ahead of {scope} by more than {z} combined standard errors: the "
+            f"closest, {name(runner)} ({_pm(runner.value, runner.se)}), is {_v(gap)} behind, "
+            f"{units}." + unknown
+        )
+    why = (
+        "a loss has no binomial standard error; data.cv or data.split_repeats give a fold spread"
+        if metric.endswith("_loss")
+        else "the scores carry no standard error"
+    )
+    return (
+        f"The standard error of {metric} is unknown here ({why}), so this report cannot say "
+        f"whether the best {noun} ({name(best)}, {metric} {_v(best.value)}) is ahead of the "
+        "others beyond noise."
+    )
+
+
+def _advice(confirmation: Confirmation | None) -> str:
+    if confirmation is not None:
+        return (
+            f"The confirmation below re-trained the top candidates: prefer its winner "
+            f"(#{confirmation.winner})."
+        )
+    return (
+        "Prefer the confirmed winner (search.confirm_top) or more data (data.cv, a larger "
+        "validation split)."
+    )
+
+
+def _best_table(
+    sf: StudyFrame,
+    ranked: list[TrialRecord],
+    ranking: Ranking,
+    configs: Ranking,
+    confirmation: Confirmation | None,
+    top: int = 5,
+) -> Section:
     sec = Section("Best trials")
     if not ranked:
         return sec.add(Paragraph("No trial completed, so there is no best trial."))
     sec.add(
         Paragraph(
             f"Ranked by {sf.metric} (validation, the search objective). Test metrics are for "
-            "reporting; they played no part in the ranking."
+            "reporting; they played no part in the ranking. ± SE is the standard error of the "
+            "validation score: the spread over folds with cross-validation, else for "
+            "accuracy-like metrics the binomial SE sqrt(p̃(1−p̃)/n) of the n validation samples "
+            "(p̃ = (x+2)/(n+4), so a perfect score still has an SE). 'tied' marks trials within "
+            "1.96 combined standard errors of the best (unpaired test, conservative)."
         )
     )
+    sec.add(Paragraph(_tie_sentence(ranking, sf.metric, advice=_advice(confirmation))))
+    tie = ranking.tie
+    shown = max(top, min(len(tie.tied) if tie else 0, 10))
     params = list(sf.factors) or ["lr", "units", "batch_size", "epochs"]
-    header = ("trial", sf.metric, *(f"test {m}" for m in _METRICS), *params)
+    header = ("trial", sf.metric, "± SE", "vs best", *(f"test {m}" for m in _METRICS), *params)
+    se_of = {s.trial: s.se for s in ranking.scores}
     rows = []
-    for r in ranked[:top]:
+    for r in ranked[:shown]:
         rows.append(
             (
                 str(r.number),
                 _f(r.objective),
+                _f(se_of.get(r.number)),
+                ranking.status(r.number),
                 *(_f((r.test or {}).get(m)) for m in _METRICS),
                 *(_f(r.params.get(p), ".3g") for p in params),
             )
         )
-    return sec.add(Table(header, tuple(rows)))
+    sec.add(Table(header, tuple(rows)))
+    if any(len(s.trials) > 1 for s in configs.scores):
+        sec.add(
+            Paragraph(
+                "Configurations run with several seeds (study.repeats), as the mean over their "
+                "seeds. The SE adds the seeds' spread (sd/√k) and the trials' own SE, which "
+                "averaging seeds on one validation split does not shrink."
+            )
+        )
+        if len(configs.scores) > 1:
+            sec.add(
+                Paragraph(
+                    _tie_sentence(
+                        configs,
+                        sf.metric,
+                        noun="configuration",
+                        label=lambda s: (
+                            f"trial{'s' if len(s.trials) > 1 else ''} {_trials_label(s)}"
+                        ),
+                    )
+                )
+            )
+        first = {r.number: r for r in ranked}
+        crows = []
+        for i, s in enumerate(configs.scores[: max(top, 10)]):
+            rec = first[s.trial]
+            crows.append(
+                (
+                    _trials_label(s),
+                    _v(s.value),
+                    _v(s.se),
+                    str(len(s.trials)),
+                    configs.tie.status(i) if configs.tie else "",
+                    *(_f(rec.params.get(p), ".3g") for p in params),
+                )
+            )
+        sec.add(
+            Table(
+                ("trials", f"{sf.metric} (mean)", "± SE", "seeds", "vs best", *params),
+                tuple(crows),
+            )
+        )
+    return sec
+
+
+def _confirmation_section(conf: Confirmation) -> Section:
+    sec = Section("Confirmation")
+    folds = f" × {conf.folds_per_repeat} folds" if conf.folds_per_repeat else ""
+    win = conf.candidate(conf.winner)
+    text = (
+        f"After the search, its {_plural(len(conf.candidates), 'best candidate')} were "
+        f"re-trained on fresh seeds and splits ({conf.repeats} repeats{folds}) and ranked again "
+        f"on {conf.objective} ({conf.direction}). The confirmed winner is trial #{conf.winner} "
+        f"({_pm(win.confirm_value, win.confirm_se)}; in the search "
+        f"{_pm(win.search_value, win.search_se)}, rank {win.search_rank})."
+    )
+    if conf.changed:
+        text += (
+            f" The search's best was trial #{conf.search_best}, so confirmation changed the winner."
+        )
+    else:
+        text += " It was also the search's best, so the winner did not change."
+    sec.add(Paragraph(text))
+    cands = sorted(conf.candidates, key=lambda c: (c.confirm_rank, c.trial))
+    maximize = conf.direction == "maximize"
+    tie = tied_with_best(
+        [c.confirm_value for c in cands], [c.confirm_se for c in cands], maximize=maximize
+    )
+    confirmed = Ranking(
+        tuple(
+            Score((c.trial,), c.confirm_value, c.confirm_se, f"{len(c.confirm_values)} runs")
+            if c.confirm_values
+            else Score((c.trial,), c.confirm_value, c.confirm_se, "")
+            for c in cands
+        ),
+        tie,
+    )
+    sec.add(Paragraph(_tie_sentence(confirmed, conf.objective, noun="candidate")))
+    rows = []
+    for i, c in enumerate(cands):
+        rows.append(
+            (
+                str(c.trial),
+                _pm(c.search_value, c.search_se),
+                str(c.search_rank),
+                _pm(c.confirm_value, c.confirm_se),
+                str(c.confirm_rank),
+                ", ".join(_v(v) for v in c.confirm_values) or "-",
+                "winner"
+                if c.trial == conf.winner
+                else tie.status(i).replace("best", "best confirmed"),
+            )
+        )
+    return sec.add(
+        Table(
+            (
+                "trial",
+                f"search {conf.objective} ± SE",
+                "search rank",
+                f"confirmed {conf.objective} ± SE",
+                "confirmed rank",
+                "confirmation runs",
+                "vs winner",
+            ),
+            tuple(rows),
+        )
+    )
 
 
 def _baseline_band(sf: StudyFrame) -> tuple[float, float, float] | None:
@@ -584,12 +828,23 @@ def write_report(study: Study, out_dir: Path | None = None) -> ReportFiles:
     records = study.records()
     sf = study_frame(study.spec, records)
     ranked = _ranked(records, sf.maximize)
+    metric = study.spec.study.objective if study.spec.objective is None else "objective"
+    n_val = provenance_n_val(study.dir.provenance)
+    ranking = rank_with_noise(
+        trial_scores(records, metric=metric, n_val=n_val), maximize=sf.maximize
+    )
+    configs = rank_with_noise(
+        config_scores(records, metric=metric, n_val=n_val), maximize=sf.maximize
+    )
+    confirmation = read_confirmation(study.dir.root / CONFIRM_FILE)
     rels = relations(sf)
     inters = interactions(sf)
     files: list[str] = []
     doc = Document(f"sweeplab report: {study.spec.study.name}")
     doc.sections.append(_header(study, records))
-    doc.sections.append(_best_table(sf, ranked))
+    doc.sections.append(_best_table(sf, ranked, ranking, configs, confirmation))
+    if confirmation is not None:
+        doc.sections.append(_confirmation_section(confirmation))
     doc.sections.append(_relations_section(sf, rels, fig_dir, files))
     doc.sections.append(_importance_section(sf, fig_dir, files))
     doc.sections.append(_interaction_section(sf, inters, fig_dir, files))

@@ -1,0 +1,448 @@
+"""Choosing the winner with its noise: standard errors, the trials tied with the best, confirmation.
+
+A validation score is an estimate: on 15 Iris validation samples one more
+correct prediction moves accuracy by 0.067. These functions give each trial's
+score its standard error (SE) and name the trials that cannot be told apart
+from the best, so a report can say when the winner is inside the noise.
+
+The SE of one trial (:func:`trial_se`):
+
+- with folds (``data.cv`` / ``data.split_repeats``) the record's
+  ``objective_se``, the SE of the mean over folds. For proportion metrics it
+  is floored by the binomial SE of the pooled folds, since five folds that all
+  score 1.0 have a spread of 0 but are not certain;
+- with one split and a proportion metric, the binomial SE
+  ``sqrt(p̃(1 − p̃) / n)`` with Agresti–Coull's adjusted proportion
+  ``p̃ = (x + 2) / (n + 4)``, ``x = p·n`` correct of ``n = n_val``. At p = 1
+  the plain ``sqrt(p(1 − p)/n)`` is 0; ``p̃`` keeps it positive (15/15 gives
+  0.079). Using ``n`` rather than Agresti–Coull's ``n + 4`` in the
+  denominator makes it slightly wider, which errs towards "tied".
+  ``val_accuracy`` and ``val_recall_weighted`` (which equals accuracy) are
+  proportions of ``n`` samples, so this is the textbook SE; for
+  ``val_precision_*``, ``val_recall_macro`` and ``val_f1_*`` it is an
+  approximation (they are averages of per-class ratios, not one proportion);
+- for ``val_loss`` without folds: unknown (``None``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sweeplab.errors import StudyError
+from sweeplab.store import TrialRecord
+
+__all__ = [
+    "APPROX_BINOMIAL",
+    "CONFIRM_FILE",
+    "EXACT_BINOMIAL",
+    "Z_TIE",
+    "ConfirmCandidate",
+    "Confirmation",
+    "Ranking",
+    "Score",
+    "TieSet",
+    "binomial_se",
+    "combined_se",
+    "config_key",
+    "config_scores",
+    "provenance_n_val",
+    "rank_with_noise",
+    "read_confirmation",
+    "tied_with_best",
+    "trial_scores",
+    "trial_se",
+]
+
+Z_TIE = 1.96
+CONFIRM_FILE = "confirm.json"
+EXACT_BINOMIAL = frozenset({"val_accuracy", "val_recall_weighted"})
+APPROX_BINOMIAL = frozenset(
+    {
+        "val_precision_macro",
+        "val_precision_weighted",
+        "val_recall_macro",
+        "val_f1_macro",
+        "val_f1_weighted",
+    }
+)
+_PROPORTIONS = EXACT_BINOMIAL | APPROX_BINOMIAL
+_EPS = 1e-12
+
+
+def binomial_se(p: float, n: int) -> float:
+    """SE of a proportion ``p`` of ``n`` samples: ``sqrt(p̃(1 − p̃)/n)``, ``p̃ = (pn + 2)/(n + 4)``.
+
+    Never 0, also at ``p`` = 0 or 1. ``p`` is clipped to [0, 1].
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, but got {n}")
+    if not math.isfinite(p):
+        raise ValueError(f"p must be a finite proportion, but got {p}")
+    p = min(max(p, 0.0), 1.0)
+    adjusted = (p * n + 2.0) / (n + 4.0)
+    return math.sqrt(adjusted * (1.0 - adjusted) / n)
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def trial_se(record: TrialRecord, n_val: int | None, *, metric: str) -> float | None:
+    """The standard error of ``record.objective``, or ``None`` when it cannot be known.
+
+    ``metric`` is the study's objective (``val_accuracy``, ``val_loss``, ...);
+    ``n_val`` the validation samples one score is computed on, used when the
+    record has no ``n_val`` of its own (provenance's ``data.n_val``). See the
+    module docstring for the rules.
+    """
+    if not _finite(record.objective):
+        return None
+    value = float(record.objective)  # type: ignore[arg-type]
+    n = record.n_val or n_val
+    proportion = metric in _PROPORTIONS and n is not None and n > 0
+    if _finite(record.objective_se):
+        fold_se = float(record.objective_se)  # type: ignore[arg-type]
+        if proportion and record.folds:
+            return max(fold_se, binomial_se(value, int(n) * len(record.folds)))  # type: ignore[arg-type]
+        return fold_se
+    if proportion:
+        return binomial_se(value, int(n))  # type: ignore[arg-type]
+    return None
+
+
+def _basis(record: TrialRecord, n_val: int | None, metric: str) -> str:
+    """How :func:`trial_se` got its number, for a reader: ``5 folds``, ``n=15`` or ``""``."""
+    n = record.n_val or n_val
+    if _finite(record.objective_se):
+        folds = len(record.folds or [])
+        return f"{folds} folds" if folds else "fold spread"
+    if metric in _PROPORTIONS and n:
+        return f"n={n}"
+    return ""
+
+
+@dataclass(frozen=True)
+class Score:
+    """The objective of one trial, or of one configuration's seeds, with its SE.
+
+    ``trials`` are the trial numbers behind it (one, or one per seed);
+    ``se`` is ``None`` when unknown; ``basis`` says where the SE came from
+    (``n=15``, ``5 folds``, ``3 seeds``; empty when unknown).
+    """
+
+    trials: tuple[int, ...]
+    value: float
+    se: float | None
+    basis: str
+
+    @property
+    def trial(self) -> int:
+        return self.trials[0]
+
+
+def _complete(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    done = [r for r in records if r.state == "complete" and _finite(r.objective)]
+    return sorted(done, key=lambda r: r.number)
+
+
+def trial_scores(records: Sequence[TrialRecord], *, metric: str, n_val: int | None) -> list[Score]:
+    """One :class:`Score` per complete trial, by trial number."""
+    return [
+        Score(
+            (r.number,),
+            float(r.objective),  # type: ignore[arg-type]
+            trial_se(r, n_val, metric=metric),
+            _basis(r, n_val, metric),
+        )
+        for r in _complete(records)
+    ]
+
+
+def config_key(record: TrialRecord) -> str:
+    """The configuration a trial ran: its point key without the ``#repeat``.
+
+    Sampled trials have no point key, so each is its own configuration.
+    """
+    if record.point_key:
+        return record.point_key.rsplit("#", 1)[0]
+    return f"trial {record.number}"
+
+
+def config_scores(records: Sequence[TrialRecord], *, metric: str, n_val: int | None) -> list[Score]:
+    """One :class:`Score` per configuration (``study.repeats`` seeds share one), by first trial.
+
+    The value is the mean over the seeds. Its SE adds two sources:
+    ``sqrt(sd² / k + within²)``, ``sd`` the spread of the ``k`` seeds
+    (ddof 1) and ``within`` the root mean square of the seeds' own SEs
+    (:func:`trial_se`). Seeds scored on the same validation split share that
+    split's sampling noise, and averaging seeds does not shrink it, so it is
+    added in full rather than divided by ``k``: conservative when the seeds saw
+    different folds. Without a per-trial SE (a loss on one split) only the seed
+    spread is left (``basis`` then says ``seeds only``). A configuration with
+    one trial keeps that trial's SE.
+    """
+    groups: dict[str, list[TrialRecord]] = {}
+    for r in _complete(records):
+        groups.setdefault(config_key(r), []).append(r)
+    out: list[Score] = []
+    for members in groups.values():
+        if len(members) == 1:
+            r = members[0]
+            out.append(
+                Score(
+                    (r.number,),
+                    float(r.objective),  # type: ignore[arg-type]
+                    trial_se(r, n_val, metric=metric),
+                    _basis(r, n_val, metric),
+                )
+            )
+            continue
+        vals = np.array([float(r.objective) for r in members])  # type: ignore[arg-type]
+        k = vals.size
+        between = float(vals.std(ddof=1)) / math.sqrt(k)
+        own = [trial_se(r, n_val, metric=metric) for r in members]
+        if all(s is not None for s in own):
+            within = math.sqrt(float(np.mean(np.square(np.array(own, dtype=float)))))
+            se, basis = math.sqrt(between**2 + within**2), f"{k} seeds"
+        else:
+            se, basis = between, f"{k} seeds only"
+        out.append(Score(tuple(r.number for r in members), float(vals.mean()), se, basis))
+    return sorted(out, key=lambda s: s.trial)
+
+
+def combined_se(a: float | None, b: float | None) -> float | None:
+    """``sqrt(a² + b²)``, the SE of a difference of independent estimates; ``None`` if either is."""
+    if not (_finite(a) and _finite(b)):
+        return None
+    return math.hypot(float(a), float(b))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class TieSet:
+    """Which entries are statistically tied with the best (indices into the inputs).
+
+    ``tied`` holds the best first, then the tied others in rank order;
+    ``apart`` the entries worse by more than ``z`` combined SE; ``unknown``
+    those that could not be compared because an SE is missing. Non-finite
+    values are in none of them. ``widest_gap`` is the largest
+    ``|best − v|`` among the tied others (0 when there are none).
+    """
+
+    best: int
+    tied: tuple[int, ...]
+    apart: tuple[int, ...]
+    unknown: tuple[int, ...]
+    z: float
+    widest_gap: float
+
+    @property
+    def inside_noise(self) -> bool:
+        """Whether at least one other entry cannot be told apart from the best."""
+        return len(self.tied) > 1
+
+    def status(self, index: int) -> str:
+        """``best``, ``tied``, ``worse``, ``?`` (not comparable) or ``""`` (not ranked)."""
+        if index == self.best:
+            return "best"
+        if index in self.tied:
+            return "tied"
+        if index in self.apart:
+            return "worse"
+        if index in self.unknown:
+            return "?"
+        return ""
+
+
+def tied_with_best(
+    values: Sequence[float],
+    ses: Sequence[float | None],
+    *,
+    maximize: bool = True,
+    z: float = Z_TIE,
+) -> TieSet:
+    """The entries not distinguishable from the best: ``|best − v| ≤ z·sqrt(se_best² + se_v²)``.
+
+    An unpaired two-sided test at ``z`` (1.96: 95%) on each best-vs-other
+    difference, one at a time and without a multiplicity correction. Trials
+    scored on the same validation split are positively correlated, so the
+    unpaired SE of their difference is too large: the test is conservative and
+    calls more trials tied than a paired test would, which is the safe side
+    for "the winner is clear".
+
+    The best is the first of the highest (``maximize``) or lowest values.
+    A missing SE (``None`` or not finite) makes the comparison undecidable
+    unless the known SE already settles it: an equal value is always tied,
+    and ``|best − v| ≤ z·se_known`` is tied since the combined SE is at least
+    ``se_known``. Raises ``ValueError`` when no value is finite or an SE is
+    negative.
+    """
+    if len(values) != len(ses):
+        raise ValueError(f"values and ses must have the same length, got {len(values)}, {len(ses)}")
+    if z <= 0:
+        raise ValueError(f"z must be > 0, but got {z}")
+    for s in ses:
+        if s is not None and s < 0:
+            raise ValueError(f"a standard error must be >= 0, but got {s}")
+    sign = -1.0 if maximize else 1.0
+    order = sorted(
+        (i for i, v in enumerate(values) if math.isfinite(v)),
+        key=lambda i: (sign * values[i], i),
+    )
+    if not order:
+        raise ValueError("at least one value must be finite")
+    best = order[0]
+    tied, apart, unknown = [best], [], []
+    widest = 0.0
+    se_best = ses[best] if _finite(ses[best]) else None
+    for i in order[1:]:
+        gap = abs(values[best] - values[i])
+        se_i = ses[i] if _finite(ses[i]) else None
+        both = combined_se(se_best, se_i)
+        if gap <= _EPS:
+            verdict = "tied"
+        elif both is not None:
+            verdict = "tied" if gap <= z * both + _EPS else "apart"
+        else:
+            known = se_best if se_best is not None else se_i
+            verdict = "tied" if known is not None and gap <= z * known + _EPS else "unknown"
+        if verdict == "tied":
+            tied.append(i)
+            widest = max(widest, gap)
+        elif verdict == "apart":
+            apart.append(i)
+        else:
+            unknown.append(i)
+    return TieSet(best, tuple(tied), tuple(apart), tuple(unknown), z, widest)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Scores best first and their :class:`TieSet` (whose indices point into ``scores``)."""
+
+    scores: tuple[Score, ...]
+    tie: TieSet | None
+
+    def status(self, trial: int) -> str:
+        """The tie status of the score holding ``trial`` (see :meth:`TieSet.status`)."""
+        if self.tie is None:
+            return ""
+        for i, s in enumerate(self.scores):
+            if trial in s.trials:
+                return self.tie.status(i)
+        return ""
+
+
+def rank_with_noise(scores: Sequence[Score], *, maximize: bool, z: float = Z_TIE) -> Ranking:
+    """Order ``scores`` best first (ties by first trial number) and find the tied set."""
+    sign = -1.0 if maximize else 1.0
+    ranked = tuple(sorted(scores, key=lambda s: (sign * s.value, s.trial)))
+    if not ranked:
+        return Ranking((), None)
+    tie = tied_with_best([s.value for s in ranked], [s.se for s in ranked], maximize=maximize, z=z)
+    return Ranking(ranked, tie)
+
+
+def provenance_n_val(path: Path) -> int | None:
+    """``data.n_val`` from a study's ``provenance.json`` (``None`` when missing)."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        value = data.get("data", {}).get("n_val")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+@dataclass(frozen=True)
+class ConfirmCandidate:
+    """One re-trained candidate of ``confirm.json``: its search and confirmed scores."""
+
+    trial: int
+    params: dict[str, Any]
+    search_value: float
+    search_se: float | None
+    search_rank: int
+    confirm_value: float
+    confirm_se: float | None
+    confirm_values: tuple[float, ...]
+    confirm_rank: int
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """``runs/<study>/confirm.json``: the top candidates re-trained after the search."""
+
+    objective: str
+    direction: str
+    repeats: int
+    folds_per_repeat: int | None
+    candidates: tuple[ConfirmCandidate, ...]
+    winner: int
+
+    @property
+    def search_best(self) -> int:
+        """The trial the search ranked first."""
+        return min(self.candidates, key=lambda c: (c.search_rank, c.trial)).trial
+
+    @property
+    def changed(self) -> bool:
+        """Whether confirmation picked another trial than the search."""
+        return self.winner != self.search_best
+
+    def candidate(self, trial: int) -> ConfirmCandidate:
+        return next(c for c in self.candidates if c.trial == trial)
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def read_confirmation(path: Path) -> Confirmation | None:
+    """Read ``confirm.json``; ``None`` when the study has none. Malformed: ``StudyError``."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        candidates = tuple(
+            ConfirmCandidate(
+                trial=int(c["trial"]),
+                params=dict(c.get("params") or {}),
+                search_value=float(c["search_value"]),
+                search_se=_opt_float(c.get("search_se")),
+                search_rank=int(c["search_rank"]),
+                confirm_value=float(c["confirm_value"]),
+                confirm_se=_opt_float(c.get("confirm_se")),
+                confirm_values=tuple(float(v) for v in c.get("confirm_values") or ()),
+                confirm_rank=int(c["confirm_rank"]),
+            )
+            for c in data["candidates"]
+        )
+        folds = data.get("folds_per_repeat")
+        conf = Confirmation(
+            objective=str(data["objective"]),
+            direction=str(data["direction"]),
+            repeats=int(data["repeats"]),
+            folds_per_repeat=None if folds is None else int(folds),
+            candidates=tuple(sorted(candidates, key=lambda c: (c.confirm_rank, c.trial))),
+            winner=int(data["winner"]),
+        )
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise StudyError(
+            f"{path} must be a confirmation file (objective, direction, repeats, candidates, "
+            f"winner), but it cannot be read: {exc!r}"
+        ) from None
+    if not conf.candidates:
+        raise StudyError(f"{path} must list at least one candidate, but it lists none")
+    if conf.winner not in {c.trial for c in conf.candidates}:
+        raise StudyError(
+            f"{path} must name one of its candidates as the winner, but got trial {conf.winner}"
+        )
+    return conf
