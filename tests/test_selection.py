@@ -203,3 +203,22 @@ def test_confirmation_runs_once_and_again_when_asked_for_more(runs: Path) -> Non
     assert json.loads(path.read_text()) == first
     sweeplab.run(spec, runs_dir=runs, overrides=["search.confirm_top=4"])
     assert len(json.loads(path.read_text())["candidates"]) == 4
+
+
+def test_cv_with_a_custom_model(runs: Path) -> None:
+    factory = str(Path(__file__).parent.parent / "examples" / "custom_model.py")
+    spec = make_spec(
+        "cv-custom",
+        data={"cv": 3},
+        model={"factory": f"{factory}:residual_mlp"},
+        params={"depth": 1, "units": 8, "epochs": 2},
+        search={"trials": 3},
+    )
+    records = sweeplab.run(spec, runs_dir=runs).records()
+    assert len(records) == 3
+    for r in records:
+        assert r.state == "complete"
+        assert r.folds is not None
+        assert len(r.folds) == 3
+        assert r.objective_se is not None
+    assert max(r.group_size for r in records) == 9
