@@ -564,6 +564,65 @@ def reproduce(
     raise typer.Exit(1)
 
 
+@app.command()
+def finalize(
+    study: Annotated[
+        Path, typer.Argument(help="A study directory (runs/<name>), or its study file.")
+    ],
+    trial: Annotated[
+        int | None,
+        typer.Option(
+            "--trial", "-t", help="Trial to finalize (default: confirmed winner, else best)."
+        ),
+    ] = None,
+    seeds: Annotated[
+        int | None, typer.Option(help="Seeds to train (default: max(3, study.repeats)).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default <study>/final).")
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where study directories live.")] = Path("runs"),
+) -> None:
+    """Train the chosen config on train+val with several seeds, test once, write model + card."""
+    from sweeplab._finalize import finalize as finalize_study
+
+    with _errors():
+        target = study
+        if study.is_file():
+            from sweeplab.compat._cli import load_any
+
+            target = runs_dir / load_any(study, None, [])[0].study.name
+        final = finalize_study(target, trial=trial, seeds=seeds, out=out_dir)
+    card = final.card
+    test = card["test"]
+    n_done = sum(1 for s in test["per_seed"] if s["state"] == "complete")
+    out.print(
+        f"finalized trial {final.trial} of {card['study']} ({card['why']}); "
+        f"trained on train+val ({card['data']['n_fit']} samples), {n_done}/{len(card['seeds'])} "
+        f"seeds; tested once on {card['data']['n_test']} samples"
+    )
+    table = Table(title="test metrics (95% CI: t over seeds)")
+    for col in ("metric", "mean", "95% CI", "model.safetensors"):
+        table.add_column(col, justify="right")
+    first = test["per_seed"][card["model_seed_index"]]["test"]
+    for name, row in test["summary"].items():
+        table.add_row(
+            name, _fmt(row["mean"]), f"[{_fmt(row['low'])}, {_fmt(row['high'])}]", _fmt(first[name])
+        )
+    wilson = test["accuracy_wilson"]
+    table.add_row(
+        "accuracy (pooled, Wilson)",
+        _fmt(wilson["value"]),
+        f"[{_fmt(wilson['low'])}, {_fmt(wilson['high'])}]",
+        "",
+    )
+    out.print(table)
+    out.print(
+        f"wrote {final.model}, {final.seeds.name}, {final.card_json.name} and "
+        f"{final.card_md.name} in {final.out}"
+    )
+
+
 @app.command("import")
 def import_(
     sweep: Annotated[Path, typer.Argument(help="A W&B sweep file (YAML).")],

@@ -89,3 +89,20 @@ def test_float64_overflowing_float32_is_an_error() -> None:
     train = np.array([[1e300], [0.0]])
     with pytest.raises(DataError, match="must fit in float32"):
         scale_features(train, [], "minmax", dataset="big")
+
+
+@pytest.mark.parametrize("scale", ["minmax", "standard"])
+def test_dataset_keeps_its_scaler_for_raw_features(scale: str) -> None:
+    raw = load_dataset("wine", scale="none", seed=4)
+    data = load_dataset("wine", scale=scale, seed=4)
+    assert raw.scale == "none"
+    assert raw.scale_shift is None
+    assert raw.scale_spread is None
+    assert data.scale == scale
+    assert data.scale_shift is not None
+    assert data.scale_spread is not None
+    assert data.scale_shift.dtype == torch.float32
+    assert data.scale_shift.shape == (13,)
+    assert data.fingerprint != raw.fingerprint
+    for scaled, unscaled in ((data.x_train, raw.x_train), (data.x_test, raw.x_test)):
+        assert torch.equal((unscaled - data.scale_shift) / data.scale_spread, scaled)

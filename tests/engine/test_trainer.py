@@ -184,3 +184,30 @@ def test_mixed_group_keys_are_rejected(iris64: GroupData) -> None:
     b = MemberSpec(units=(8,), batch_size=32)
     with pytest.raises(ValueError, match="share one group key"):
         train_group([a, b], iris64)
+
+
+def test_keep_weights_gives_each_members_plain_sequential(iris64: GroupData) -> None:
+    """Members of different widths and epochs (padded, leaving the stack at different
+    times) come back unpadded as nn.Sequential state dicts that score like the engine."""
+    members = _members("adam", activation="tanh", dropout=0.2)
+    assert all(r.weights is None for r in train_group(members[:1], iris64))
+    results = train_group(members, iris64, keep_weights=True)
+    for member, result in zip(members, results, strict=True):
+        assert result.state == "complete"
+        assert result.weights is not None
+        dims = [4, *member.units, 3]
+        layers: list[torch.nn.Module] = []
+        for i in range(len(dims) - 1):
+            if i:
+                layers.append(torch.nn.Tanh())
+            layers.append(torch.nn.Linear(dims[i], dims[i + 1]))
+        model = torch.nn.Sequential(*layers).double()
+        model.load_state_dict(result.weights)  # strict: every name and shape
+        with torch.no_grad():
+            logits = model.eval()(iris64.x_test)
+        loss = torch.nn.functional.cross_entropy(logits, iris64.y_test).item()
+        assert result.test is not None
+        assert loss == pytest.approx(result.test["loss"], abs=1e-12)
+        pred = logits.argmax(1)
+        cm = [[int(((iris64.y_test == t) & (pred == p)).sum()) for p in range(3)] for t in range(3)]
+        assert cm == result.test_confusion

@@ -18,6 +18,12 @@ class Dataset:
     ``classes[label]`` names each one. ``fingerprint`` identifies the raw data
     and every argument that shaped the splits, so results can be traced back.
     Equality is identity: tensors have no single truth value to compare.
+
+    ``scale`` names the scaler and ``scale_shift``/``scale_spread`` (float32,
+    ``(n_features,)``; ``None`` for ``"none"``) are the statistics it was fitted
+    with (train, or train+val for a cross-validated study), so a model trained
+    here can be used on raw features:
+    ``(x.astype(float32) - scale_shift) / scale_spread``.
     """
 
     name: str
@@ -30,6 +36,9 @@ class Dataset:
     classes: tuple[str, ...]
     fingerprint: str
     source: str
+    scale: str = "none"
+    scale_shift: torch.Tensor | None = None
+    scale_spread: torch.Tensor | None = None
 
     @property
     def n_features(self) -> int:

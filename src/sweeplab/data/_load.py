@@ -13,7 +13,7 @@ import torch
 from sweeplab.data._dataset import Dataset
 from sweeplab.data._fingerprint import fingerprint
 from sweeplab.data._registry import check_name, default_cache_dir, has_test_set, load_raw
-from sweeplab.data._scale import scale_features, validate_scale
+from sweeplab.data._scale import fit_scale, validate_scale
 from sweeplab.data._split import (
     check_splittable,
     split_indices,
@@ -99,9 +99,8 @@ def load_dataset(
         ys.append(official[1][keep])
 
     fit = xs[0] if scale_on == "train" else np.concatenate(xs[:2])
-    x_train, x_val, x_test = (
-        torch.from_numpy(x) for x in scale_features(fit, xs, scaler, dataset=name)[1:]
-    )
+    scaled, stats = fit_scale(fit, xs, scaler, dataset=name)
+    x_train, x_val, x_test = (torch.from_numpy(x) for x in scaled[1:])
     y_train, y_val, y_test = (torch.from_numpy(np.ascontiguousarray(y, np.int64)) for y in ys)
     result = Dataset(
         name=name,
@@ -114,6 +113,9 @@ def load_dataset(
         classes=raw.classes,
         fingerprint=digest,
         source=raw.source,
+        scale=scaler,
+        scale_shift=None if stats is None else torch.from_numpy(stats[0]),
+        scale_spread=None if stats is None else torch.from_numpy(stats[1]),
     )
     logger.info("Loaded %r", result)
     return result

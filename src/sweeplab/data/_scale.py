@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from sweeplab.errors import DataError
 
-__all__ = ["SCALES", "scale_features", "validate_scale"]
+__all__ = ["SCALES", "fit_scale", "scale_features", "validate_scale"]
 
 SCALES = ("minmax", "standard", "none")
 
@@ -33,9 +33,20 @@ def scale_features(
     ``minmax`` maps train to [0, 1] per feature and ``standard`` to zero mean and
     unit variance; a constant feature is divided by 1 so it never yields NaN.
     """
+    return fit_scale(train, others, scale, dataset=dataset)[0]
+
+
+def fit_scale(
+    train: npt.NDArray[Any], others: Sequence[npt.NDArray[Any]], scale: str, *, dataset: str
+) -> tuple[list[Float32], tuple[Float32, Float32] | None]:
+    """:func:`scale_features` plus the fitted ``(shift, spread)`` (``None`` for ``none``).
+
+    The statistics are kept so a trained model can be applied to raw features:
+    ``(x.astype(float32) - shift) / spread`` in float32 gives the same numbers.
+    """
     arrays = [_to_float32(a, dataset=dataset) for a in (train, *others)]
     if scale == "none":
-        return arrays
+        return arrays, None
     fitted = arrays[0]
     if scale == "minmax":
         shift = fitted.min(axis=0)
@@ -52,7 +63,7 @@ def scale_features(
     for array in arrays:
         array -= shift
         array /= spread
-    return arrays
+    return arrays, (shift, spread)
 
 
 def _to_float32(array: npt.NDArray[Any], *, dataset: str) -> Float32:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 __all__ = ["MemberResult", "MemberSpec", "derive_seed"]
 
@@ -76,3 +77,7 @@ class MemberResult:
     test_confusion: list[list[int]] | None = None
     duration_s: float = 0.0
     group_size: int = 1
+    weights: dict[str, torch.Tensor] | None = None
+    """The trained parameters on the CPU, only with ``train_group(keep_weights=True)``:
+    the state dict of the equivalent ``nn.Sequential(Linear, act, ..., Linear)``
+    (``0.weight`` of shape ``(out, in)``, ``0.bias``, ``2.weight``, ...)."""

@@ -191,6 +191,19 @@ class _Stack:
                 mask[j, :, :width] = keep.to(h.dtype) / (1 - p)
         return mask
 
+    def member_state(self, pos: int) -> dict[str, torch.Tensor]:
+        """The member at ``pos`` unpadded, as the state dict of the equivalent
+        ``nn.Sequential(Linear, act, ..., Linear)`` (Linear ``i`` is entry ``2 i``),
+        copied to the CPU."""
+        dims = [self.weights[0].shape[1], *self.units[pos], self.weights[-1].shape[2]]
+        state: dict[str, torch.Tensor] = {}
+        for i in range(self.depth + 1):
+            w = self.weights[i].detach()[pos, : dims[i], : dims[i + 1]]
+            b = self.biases[i].detach()[pos, 0, : dims[i + 1]]
+            state[f"{2 * i}.weight"] = w.to("cpu", copy=True).T.contiguous()
+            state[f"{2 * i}.bias"] = b.to("cpu", copy=True).contiguous()
+        return state
+
     def select(self, keep: list[int]) -> None:
         """Keep only the members at positions ``keep``."""
         idx = torch.tensor(keep, device=self.weights[0].device)
@@ -298,6 +311,7 @@ def train_group(
     *,
     on_epoch: EpochCallback | None = None,
     on_end: EndCallback | None = None,
+    keep_weights: bool = False,
 ) -> list[MemberResult]:
     """Train ``members`` together and return one result per member, in order.
 
@@ -306,6 +320,8 @@ def train_group(
     failed and removed; the others go on. ``on_epoch`` sees the validation metrics of
     the members still training and may prune some of them. On the CPU the
     thread count follows the size of a step (see ``cpu_threads``).
+    ``keep_weights`` puts each finished member's trained parameters in
+    ``MemberResult.weights`` (for ``sweeplab finalize``; a search never keeps them).
     """
     _check_group(members)
     n_features = data.x_train.shape[1]
@@ -316,7 +332,8 @@ def train_group(
     with cpu_threads(data.x_train.device, work):
         device, dtype = data.x_train.device, data.x_train.dtype
         stack = _Stack(members, n_features, data.n_classes, device, dtype)
-        return run_stack(stack, members, data, on_epoch, on_end)
+        weights = stack.member_state if keep_weights else None
+        return run_stack(stack, members, data, on_epoch, on_end, weights)
 
 
 class Stacked(Protocol):
@@ -372,8 +389,13 @@ def run_stack(
     data: GroupData,
     on_epoch: EpochCallback | None,
     on_end: EndCallback | None,
+    weights: Callable[[int], dict[str, torch.Tensor]] | None = None,
 ) -> list[MemberResult]:
-    """The epoch loop shared by every stacked model: train, validate, prune, finish."""
+    """The epoch loop shared by every stacked model: train, validate, prune, finish.
+
+    ``weights(pos)``, when given, is called for each member that ends with test
+    metrics (before it leaves the stack) and its result goes to ``MemberResult.weights``.
+    """
     start = time.perf_counter()
     n_classes = data.n_classes
     active = list(range(len(members)))
@@ -437,6 +459,8 @@ def run_stack(
                 result.val = {k[4:]: v for k, v in last.items() if k.startswith("val_")}
                 result.val_confusion = cms[pos].tolist()
                 result.test, result.test_confusion = test_metrics[pos]
+                if weights is not None:
+                    result.weights = weights(pos)
             results[m] = result
             if on_end is not None:
                 on_end(m, result)
