@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweeplab.engine import MemberResult, derive_seed, plan_groups, train_group_splitting
@@ -26,7 +27,7 @@ from sweeplab.store import TrialRecord, write_json
 if TYPE_CHECKING:
     from sweeplab.runner import _Runner
 
-__all__ = ["CONFIRM_FILE", "confirm_top", "read_confirmation"]
+__all__ = ["CONFIRM_FILE", "confirm_top"]
 
 _log = logging.getLogger(__name__)
 
@@ -75,21 +76,21 @@ def _candidates(records: Sequence[TrialRecord], maximize: bool) -> list[_Candida
     return sorted(out, key=lambda c: (sign * c.search_value, c.trial))
 
 
-def read_confirmation(root: Any) -> dict[str, Any] | None:
-    """The study's ``confirm.json``, or ``None`` when it has not been confirmed."""
-    from pathlib import Path
-
-    path = Path(root) / CONFIRM_FILE
-    if not path.exists():
+def _settings(path: Path) -> tuple[Any, Any] | None:
+    """``(top, repeats)`` of an earlier confirmation at ``path``, if it can be read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data["top"], data["repeats"]
+    except (OSError, ValueError, TypeError, KeyError):
         return None
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
 
 
 def confirm_top(runner: _Runner) -> dict[str, Any] | None:
-    """Run the confirmation phase of ``runner``'s finished study; ``None`` if not asked for.
+    """Run the confirmation phase of ``runner``'s finished study and return ``confirm.json``.
 
-    A confirmation that already ran with the same settings is not repeated.
+    ``None`` when it is not asked for, already ran with the same settings, or
+    no candidate could be scored. Candidates whose re-training failed are
+    listed under ``failed``, not ranked.
     """
     from sweeplab.runner import (
         RunEvent,
@@ -106,9 +107,9 @@ def confirm_top(runner: _Runner) -> dict[str, Any] | None:
         return None
     cross = spec.data.cv is not None
     repeats = spec.search.confirm_repeats or (2 if cross else 5)
-    existing = read_confirmation(runner.dir.root)
-    if existing and existing.get("top") == top and existing.get("repeats") == repeats:
-        return existing
+    path = runner.dir.root / CONFIRM_FILE
+    if _settings(path) == (top, repeats):
+        return None
     start = time.perf_counter()
     candidates = _candidates(runner.dir.records(), runner.maximize)[:top]
     if not candidates:
@@ -145,10 +146,14 @@ def confirm_top(runner: _Runner) -> dict[str, Any] | None:
             callback(RunEvent("confirm", finished, len(candidates)))
     objective = spec.study.objective
     rows = []
+    failed = []
     for rank, c in enumerate(candidates, start=1):
         merged, extra = merge_folds(c.results, objective)
         value = None if merged.val is None else merged.val[objective.removeprefix("val_")]
         fold_values = [(f["val"] or {}).get(objective.removeprefix("val_")) for f in extra["folds"]]
+        if value is None:
+            failed.append({"trial": c.trial, "search_rank": rank, "reason": merged.reason})
+            continue
         rows.append(
             {
                 "trial": c.trial,
@@ -160,19 +165,17 @@ def confirm_top(runner: _Runner) -> dict[str, Any] | None:
                 "confirm_value": value,
                 "confirm_se": extra["objective_se"],
                 "confirm_values": fold_values,
-                "confirm_state": merged.state,
-                "confirm_reason": merged.reason,
                 "test": merged.test,
             }
         )
+    if not rows:
+        _log.warning("confirmation failed for every candidate: %s", failed[0]["reason"])
+        return None
     sign = -1.0 if runner.maximize else 1.0
-    scored = [r for r in rows if r["confirm_value"] is not None]
-    order = sorted(scored, key=lambda r: (sign * r["confirm_value"], r["search_rank"]))
-    for rank, row in enumerate(order, start=1):
+    rows.sort(key=lambda r: (sign * r["confirm_value"], r["search_rank"]))
+    for rank, row in enumerate(rows, start=1):
         row["confirm_rank"] = rank
-    for row in rows:
-        row.setdefault("confirm_rank", None)
-    winner = order[0]["trial"] if order else None
+    winner = rows[0]["trial"]
     result = {
         "objective": objective,
         "direction": spec.direction,
@@ -180,13 +183,14 @@ def confirm_top(runner: _Runner) -> dict[str, Any] | None:
         "repeats": repeats,
         "folds_per_repeat": spec.data.cv or 1,
         "n_folds": per,
-        "candidates": rows,
+        "candidates": sorted(rows, key=lambda r: r["search_rank"]),
+        "failed": failed,
         "winner": winner,
         "search_winner": candidates[0].trial,
-        "changed": winner is not None and winner != candidates[0].trial,
+        "changed": winner != candidates[0].trial,
         "seconds": round(time.perf_counter() - start, 3),
     }
-    write_json(runner.dir.root / CONFIRM_FILE, result)
+    write_json(path, result)
     _log.info(
         "confirmed the top %d configs on %d fresh folds each: winner trial %s",
         len(candidates),
