@@ -12,29 +12,8 @@ import torch
 from sklearn.datasets import load_iris
 from sklearn.model_selection import StratifiedKFold
 
-from sweeplab.engine import GroupData, MemberResult, MemberSpec, train_group
-
-
-def _assert_same(a: MemberResult, b: MemberResult, tol: float) -> None:
-    assert (a.state, a.epochs, a.train_steps, a.reason) == (
-        b.state,
-        b.epochs,
-        b.train_steps,
-        b.reason,
-    )
-    assert len(a.curves) == len(b.curves)
-    for ra, rb in zip(a.curves, b.curves, strict=True):
-        for key in ra:
-            if key != "elapsed_s":
-                assert math.isclose(ra[key], rb[key], rel_tol=0, abs_tol=tol), key
-    for split in ("val", "test"):
-        da, db = getattr(a, split), getattr(b, split)
-        assert da is not None
-        assert db is not None
-        for key in da:
-            assert math.isclose(da[key], db[key], rel_tol=0, abs_tol=tol), (split, key)
-    assert a.val_confusion == b.val_confusion
-    assert a.test_confusion == b.test_confusion
+from sweeplab.engine import GroupData, MemberSpec, train_group
+from tests.engine._helpers import assert_same
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +75,7 @@ def test_fused_kfold_equals_each_fold_alone(
             [xp[tr], yp[tr], xp[va], yp[va], xt, yt], 3, dtype=torch.float64
         )
         alone = train_group([dataclasses.replace(member, fold=None)], alone_data)[0]
-        _assert_same(result, alone, tol=1e-9)
+        assert_same(result, alone, tol=1e-9)
         assert result.train_steps == member.epochs * math.ceil(len(tr) / batch)
 
 

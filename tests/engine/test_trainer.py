@@ -10,7 +10,8 @@ import pytest
 import torch
 from sklearn.datasets import load_iris
 
-from sweeplab.engine import GroupData, MemberResult, MemberSpec, train_group
+from sweeplab.engine import GroupData, MemberSpec, train_group
+from tests.engine._helpers import assert_same
 
 
 @pytest.fixture(scope="module")
@@ -56,28 +57,6 @@ def _prune_member_seed(seed: int, at: int):  # type: ignore[no-untyped-def]
     return on_epoch_for
 
 
-def _assert_same(a: MemberResult, b: MemberResult, tol: float) -> None:
-    assert (a.state, a.epochs, a.train_steps, a.reason) == (
-        b.state,
-        b.epochs,
-        b.train_steps,
-        b.reason,
-    )
-    assert len(a.curves) == len(b.curves)
-    for ra, rb in zip(a.curves, b.curves, strict=True):
-        for key in ra:
-            if key != "elapsed_s":
-                assert math.isclose(ra[key], rb[key], rel_tol=0, abs_tol=tol), key
-    for split in ("val", "test"):
-        da, db = getattr(a, split), getattr(b, split)
-        assert da is not None
-        assert db is not None
-        for key in da:
-            assert math.isclose(da[key], db[key], rel_tol=0, abs_tol=tol), (split, key)
-    assert a.val_confusion == b.val_confusion
-    assert a.test_confusion == b.test_confusion
-
-
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adamw", "rmsprop"])
 def test_group_equals_alone_float64(iris64: GroupData, optimizer: str) -> None:
     members = _members(optimizer)
@@ -88,7 +67,7 @@ def test_group_equals_alone_float64(iris64: GroupData, optimizer: str) -> None:
     assert [r.state for r in fused] == ["complete", "complete", "pruned", "complete"]
     for member, result in zip(members, fused, strict=True):
         alone = train_group([member], iris64, on_epoch=pruner([member]))[0]
-        _assert_same(result, alone, tol=1e-9)
+        assert_same(result, alone, tol=1e-9)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "gelu", "sigmoid"])
@@ -96,7 +75,7 @@ def test_group_equals_alone_activations_and_dropout(iris64: GroupData, activatio
     members = _members("adam", activation=activation, dropout=0.3)
     fused = train_group(members, iris64)
     for member, result in zip(members, fused, strict=True):
-        _assert_same(result, train_group([member], iris64)[0], tol=1e-9)
+        assert_same(result, train_group([member], iris64)[0], tol=1e-9)
 
 
 def test_order_in_group_does_not_matter(iris64: GroupData) -> None:
@@ -104,7 +83,7 @@ def test_order_in_group_does_not_matter(iris64: GroupData) -> None:
     forward = train_group(members, iris64)
     backward = train_group(members[::-1], iris64)[::-1]
     for a, b in zip(forward, backward, strict=True):
-        _assert_same(a, b, tol=1e-9)
+        assert_same(a, b, tol=1e-9)
 
 
 def test_member_equals_textbook_loop(iris64: GroupData) -> None:
@@ -161,7 +140,7 @@ def test_nan_member_fails_and_others_continue(iris64: GroupData) -> None:
     assert "loss became" in results[1].reason
     assert results[0].state == "complete"
     assert results[0].epochs == 3
-    _assert_same(results[0], train_group([good], iris64)[0], tol=1e-9)
+    assert_same(results[0], train_group([good], iris64)[0], tol=1e-9)
     assert sorted(ended) == [0, 1]
 
 
