@@ -58,6 +58,7 @@ repeats = 1                 # seeds per grid point / config; ofat: runs of the b
 dataset = "{dataset}"       # iris, wine, breast_cancer, digits, fashion_mnist, mnist, csv, parquet
 split = [0.7, 0.1, 0.2]     # train / val / test, stratified; test is for reporting only
 scale = "minmax"            # minmax | standard | none, fit on train only
+# cv = 5                    # small data: score every trial by 5-fold CV on train+val
 
 [params]                    # the baseline every trial starts from
 depth = 1
@@ -74,6 +75,7 @@ epochs = 50
 # strategy: grid random sobol tpe gp cmaes hyperband asha bohb ofat
 strategy = "tpe"
 trials = 20
+# confirm_top = 5           # re-train the 5 best on fresh folds/seeds; pick the winner there
 
 [search.space]              # a list is a set of choices; a table is a range
 lr = {{ low = 1e-4, high = 1e-1, log = true }}
