@@ -190,6 +190,7 @@ def run(
     ] = None,
 ) -> None:
     """Run a study, or resume it if its directory exists."""
+    from sweeplab._interrupt import handling_sigint
     from sweeplab.compat._cli import load_any, run_any
 
     overrides = list(set_ or [])
@@ -221,10 +222,11 @@ def run(
         )
         try:
             callback = _progress_callback(progress)
-            if spec.study.backend == "ray" or workers not in (None, 1) or address:
-                study = _run_scaled(spec, runs_dir, workers, address, callback)
-            else:
-                study = run_any(spec, runs_dir, callback)
+            with handling_sigint():
+                if spec.study.backend == "ray" or workers not in (None, 1) or address:
+                    study = _run_scaled(spec, runs_dir, workers, address, callback)
+                else:
+                    study = run_any(spec, runs_dir, callback)
         except KeyboardInterrupt:
             progress.stop()
             err.print(

@@ -28,6 +28,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeplab import _interrupt
 from sweeplab.data import Dataset, load_dataset
 from sweeplab.data._split import fold_indices
 from sweeplab.engine import (
@@ -620,6 +621,7 @@ class _Runner:
                 tracker.trial_started(item.trial.number, item.params.flat(), item.seed)
 
         def on_epoch(epoch: int, reports: dict[int, dict[str, float]]) -> Iterable[int]:
+            _interrupt.check()
             by_item: dict[int, list[int]] = {}
             for m in reports:
                 by_item.setdefault(m // per, []).append(m)
@@ -648,9 +650,11 @@ class _Runner:
             done.add(i)
             if per == 1:
                 self._finish(items[i], result, group, i, numbers)
+                _interrupt.check()
                 return
             merged, extra = merge_folds([ended[i][f] for f in range(per)], objective)
             self._finish(items[i], merged, group, i, numbers, **extra)
+            _interrupt.check()
 
         try:
             trainer(members, self.group_data, on_epoch=on_epoch, on_end=on_end, unit=per)
@@ -762,6 +766,7 @@ class _Runner:
                 break
             self.train(batch)
             self.dir.write_summary(self.dir.records())
+            _interrupt.check()
         self.dir.write_summary(self.dir.records())
         if self.spec.search.confirm_top and self.finished() >= self.total:
             from sweeplab._confirm import confirm_top
