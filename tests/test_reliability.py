@@ -77,14 +77,16 @@ def _check_final(root: Path, budget: int) -> None:
 
 @pytest.mark.slow
 def test_twenty_random_kills_lose_and_repeat_nothing(tmp_path: Path) -> None:
-    path = _write(tmp_path, "kills", epochs=10, group=2, batches="[8, 16, 32, 64]")
+    # Enough work (about a minute on a quiet 2-core machine) that 20 kills
+    # 1.5-3 s after each start cannot finish it, however fast startup is.
+    path = _write(tmp_path, "kills", epochs=30, group=2, batches="[8, 16, 32, 64]")
     root = tmp_path / "runs" / "kills"
     rng = random.Random(2024)
     seen: dict[str, str] = {}
     kills = 0
     while kills < 20:
         proc = _run(path, tmp_path)
-        time.sleep(rng.uniform(1.5, 4.0))
+        time.sleep(rng.uniform(1.5, 3.0))
         if proc.poll() is not None:
             break
         os.kill(proc.pid, signal.SIGKILL)
