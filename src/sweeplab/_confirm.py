@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,35 +44,28 @@ class _Candidate:
     results: list[MemberResult] = field(default_factory=list)
 
 
-def _se(values: Sequence[float]) -> float | None:
-    if len(values) < 2:
-        return None
-    mean = sum(values) / len(values)
-    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    return math.sqrt(var / len(values))
+def _candidates(
+    records: Sequence[TrialRecord], maximize: bool, metric: str, n_val: int | None
+) -> list[_Candidate]:
+    """Complete configs (seed repeats share one) with the report's scores, best first."""
+    from sweeplab.analysis import config_scores
 
-
-def _candidates(records: Sequence[TrialRecord], maximize: bool) -> list[_Candidate]:
-    """Complete trials grouped by config (seed repeats share one), in search order."""
-    by_config: dict[str, list[TrialRecord]] = {}
-    for r in records:
-        if r.state == "complete" and r.objective is not None and math.isfinite(r.objective):
-            by_config.setdefault(json.dumps(r.params, sort_keys=True), []).append(r)
-    out = []
-    for group in by_config.values():
-        values = [float(r.objective or 0.0) for r in group]
-        se = group[0].objective_se if len(group) == 1 else _se(values)
-        out.append(
-            _Candidate(
-                trial=min(r.number for r in group),
-                params=group[0].params,
-                trials=sorted(r.number for r in group),
-                search_value=sum(values) / len(values),
-                search_se=se,
-            )
-        )
+    by_number = {r.number: r for r in records}
     sign = -1.0 if maximize else 1.0
-    return sorted(out, key=lambda c: (sign * c.search_value, c.trial))
+    scores = sorted(
+        config_scores(records, metric=metric, n_val=n_val),
+        key=lambda s: (sign * s.value, s.trial),
+    )
+    return [
+        _Candidate(
+            trial=s.trial,
+            params=by_number[s.trial].params,
+            trials=sorted(s.trials),
+            search_value=s.value,
+            search_se=s.se,
+        )
+        for s in scores
+    ]
 
 
 def _settings(path: Path) -> tuple[Any, Any] | None:
@@ -111,7 +103,8 @@ def confirm_top(runner: _Runner) -> dict[str, Any] | None:
     if _settings(path) == (top, repeats):
         return None
     start = time.perf_counter()
-    candidates = _candidates(runner.dir.records(), runner.maximize)[:top]
+    records = runner.dir.records()
+    candidates = _candidates(records, runner.maximize, spec.study.objective, runner.n_val)[:top]
     if not candidates:
         _log.warning("confirmation skipped: no complete trial to confirm")
         return None

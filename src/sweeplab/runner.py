@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import shutil
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,7 +191,6 @@ def _cross_validated(spec: StudySpec) -> bool:
 Folds = list[tuple[Any, Any]]
 
 _FOLD_SALT = 0xF01D
-_CONFIRM_SALT = 0xC0F1
 
 
 def study_folds(
@@ -264,10 +264,8 @@ def merge_folds(
         duration_s=max(r.duration_s for r in results),
         group_size=first.group_size,
     )
-    epochs = min(len(r.curves) for r in results)
-    for e in range(epochs):
-        rows = [r.curves[e] for r in results]
-        row = {k: sum(x[k] for x in rows) / len(rows) for k in rows[0]}
+    for rows in zip(*(r.curves for r in results), strict=False):
+        row = _mean_row(rows)
         row["epoch"], row["elapsed_s"] = rows[0]["epoch"], max(x["elapsed_s"] for x in rows)
         merged.curves.append(row)
     se = None
@@ -279,9 +277,7 @@ def merge_folds(
         name = objective.removeprefix("val_")
         scores = [r.val[name] for r in results if r.val is not None]
         if len(scores) >= 2:
-            mean = sum(scores) / len(scores)
-            var = sum((v - mean) ** 2 for v in scores) / (len(scores) - 1)
-            se = math.sqrt(var / len(scores))
+            se = statistics.stdev(scores) / math.sqrt(len(scores))
     folds = [
         {"fold": f, "state": r.state, "epochs": r.epochs, "val": r.val, "test": r.test}
         for f, r in enumerate(results)
@@ -289,11 +285,16 @@ def merge_folds(
     return merged, {"folds": folds, "objective_se": se}
 
 
+def _mean_row(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The key-wise mean of metric rows with the same keys (the folds of one trial)."""
+    return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+
+
 def _mean_dicts(dicts: Sequence[dict[str, float] | None]) -> dict[str, float] | None:
     clean = [d for d in dicts if d is not None]
     if len(clean) != len(dicts) or not clean:
         return None
-    return {k: sum(d[k] for d in clean) / len(clean) for k in clean[0]}
+    return _mean_row(clean)
 
 
 def _sum_matrices(mats: Sequence[list[list[int]] | None]) -> list[list[int]] | None:
@@ -632,8 +633,7 @@ class _Runner:
                     continue
                 if len(ms) < per:
                     continue
-                rows = [reports[m] for m in ms]
-                row = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+                row = _mean_row([reports[m] for m in ms])
                 trial = items[i].trial
                 for tracker in self.trackers:
                     tracker.epoch_logged(trial.number, row)
