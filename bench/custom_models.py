@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
-from sweeplab.compat._load import load_callable
-from sweeplab.compat._models import build_module
 from sweeplab.engine import GroupData, MemberSpec, train_modules
+from sweeplab.spec import load_callable
+from sweeplab.study._custom import build_module
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -49,10 +49,10 @@ import synthetic  # noqa: E402
 
 import sweeplab  # noqa: E402
 from sweeplab.data import Dataset, load_dataset  # noqa: E402
-from sweeplab.runner import RunEvent, resolve_device  # noqa: E402
 from sweeplab.search import design_points  # noqa: E402
-from sweeplab.space import suggest  # noqa: E402
+from sweeplab.search._space import suggest  # noqa: E402
 from sweeplab.spec import StudySpec, TrainParams, load_spec, spec_from_dict  # noqa: E402
+from sweeplab.study import RunEvent, resolve_device  # noqa: E402
 
 METHODS = ("loop", "loop-tensor", "sweeplab-1", "sweeplab")
 WORKLOADS = ("fmnist", "ofat", "iris", "digits")

@@ -33,9 +33,8 @@ from typing import Any
 import torch
 
 import sweeplab
-from sweeplab._confirm import CONFIRM_FILE
-from sweeplab._finalize import finalize
-from sweeplab.analysis import read_confirmation
+from sweeplab.store import read_confirmation
+from sweeplab.study._finalize import finalize
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "digits_tpe.toml"
@@ -61,7 +60,7 @@ def _run_arm(arm: str, seed: int, args: argparse.Namespace, runs: Path) -> dict[
     records = {r.number: r for r in study.records()}
     best = study.best()
     assert best is not None
-    confirmation = read_confirmation(study.dir.root / CONFIRM_FILE)
+    confirmation = read_confirmation(study.dir.confirmation)
     chosen = confirmation.winner if confirmation else best.number
     record = records[chosen]
     final = finalize(study.dir.root, trial=chosen, seeds=args.final_seeds)
@@ -75,7 +74,7 @@ def _run_arm(arm: str, seed: int, args: argparse.Namespace, runs: Path) -> dict[
         "chosen_val": record.objective,
         "chosen_test": (record.test or {}).get("accuracy"),
         "final_test": final.card["test"]["summary"]["accuracy"]["mean"],
-        "confirm_s": json.loads((study.dir.root / CONFIRM_FILE).read_text())["seconds"]
+        "confirm_s": json.loads(study.dir.confirmation.read_text())["seconds"]
         if confirmation
         else 0.0,
         "params": {

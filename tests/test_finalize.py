@@ -15,11 +15,11 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 import sweeplab
-from sweeplab._finalize import FINALIZE_TAG, finalize
 from sweeplab.cli import app
 from sweeplab.data import load_dataset
 from sweeplab.engine import derive_seed
-from sweeplab.runner import load_study_data
+from sweeplab.study import load_study_data
+from sweeplab.study._finalize import FINALIZE_TAG, finalize
 from tests.conftest import make_spec
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from sweeplab import _interrupt
+from sweeplab.study import _interrupt
 
 
 class _Finalized:

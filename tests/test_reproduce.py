@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 import sweeplab
 from sweeplab.cli import app
-from sweeplab.reproduce import reproduce
+from sweeplab.study._reproduce import reproduce
 from tests.conftest import make_spec
 
 

@@ -15,8 +15,8 @@ import torch
 import sweeplab
 from sweeplab.engine import GroupData, train_group
 from sweeplab.errors import DataError
-from sweeplab.runner import fold_members, load_study_data, member_spec, study_folds
 from sweeplab.spec import TrainParams
+from sweeplab.study import fold_members, load_study_data, member_spec, study_folds
 from tests.conftest import make_spec
 
 SPACE = {"lr": [3e-3, 1e-2, 3e-2], "units": [4, 8]}

@@ -10,9 +10,9 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from sweeplab.errors import DataError, SpecError, StudyError, SweeplabError
-from sweeplab.runner import run
 from sweeplab.spec import load_spec
 from sweeplab.store import load_study
+from sweeplab.study import run
 
 try:
     __version__ = version("sweeplab")

@@ -15,12 +15,11 @@ from sweeplab.analysis import (
     config_key,
     config_scores,
     rank_with_noise,
-    read_confirmation,
     tied_with_best,
     trial_se,
 )
 from sweeplab.errors import StudyError
-from sweeplab.store import TrialRecord
+from sweeplab.store import TrialRecord, read_confirmation
 
 
 def _rec(number: int, objective: float | None, **kw: Any) -> TrialRecord:

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from sweeplab import run
-from sweeplab.compat._load import load_callable
-from sweeplab.compat._models import build_module
 from sweeplab.engine import GroupData, MemberSpec, structure_key, train_modules
+from sweeplab.spec import load_callable
+from sweeplab.study._custom import build_module
 from tests.conftest import make_spec
 
 FACTORIES = Path(__file__).parent / "models" / "factories.py"

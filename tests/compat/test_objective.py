@@ -15,10 +15,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from sweeplab.analysis import pareto_front
 from sweeplab.cli import app
-from sweeplab.compat import objective_spec, pareto_front, run_objective
 from sweeplab.errors import SpecError
+from sweeplab.spec import objective_spec
 from sweeplab.store import load_study
+from sweeplab.study import run as run_objective
 
 HERE = Path(__file__).parent
 OBJECTIVES = HERE / "objectives"

@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 from sweeplab import load_spec, run
 from sweeplab.cli import app
-from sweeplab.compat import DISTRIBUTIONS, load_sweep, run_objective, sweep_spec
+from sweeplab.compat import DISTRIBUTIONS, load_sweep, sweep_spec
 from sweeplab.errors import SpecError
 from sweeplab.spec import Range
+from sweeplab.study import run as run_objective
 
 SWEEPS = Path(__file__).parent / "sweeps"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sweeplab.errors import SpecError
-from sweeplab.report import compare_specs
 from sweeplab.spec import Range
+from sweeplab.study import compare_specs
 from tests.conftest import make_spec
 
 

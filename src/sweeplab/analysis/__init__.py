@@ -7,6 +7,7 @@ fANOVA forests) is seeded, so the same study always gives the same numbers.
 from __future__ import annotations
 
 from sweeplab.analysis._compare import (
+    CompareResult,
     Pairwise,
     RunResult,
     StrategySummary,
@@ -17,12 +18,10 @@ from sweeplab.analysis._compare import (
 from sweeplab.analysis._frame import StudyFrame, study_frame
 from sweeplab.analysis._importance import Importance, importances
 from sweeplab.analysis._interactions import Interaction, interactions
+from sweeplab.analysis._pareto import pareto_front
 from sweeplab.analysis._relations import Relation, ValueStat, relation, relations
 from sweeplab.analysis._selection import (
-    CONFIRM_FILE,
     Z_TIE,
-    Confirmation,
-    ConfirmCandidate,
     Ranking,
     Score,
     TieSet,
@@ -30,9 +29,7 @@ from sweeplab.analysis._selection import (
     combined_se,
     config_key,
     config_scores,
-    provenance_n_val,
     rank_with_noise,
-    read_confirmation,
     tied_with_best,
     trial_scores,
     trial_se,
@@ -40,10 +37,8 @@ from sweeplab.analysis._selection import (
 from sweeplab.analysis._stats import Interval, bootstrap_ci, mean_ci, spearman, spearman_ci
 
 __all__ = [
-    "CONFIRM_FILE",
     "Z_TIE",
-    "ConfirmCandidate",
-    "Confirmation",
+    "CompareResult",
     "Importance",
     "Interaction",
     "Interval",
@@ -65,9 +60,8 @@ __all__ = [
     "interactions",
     "mean_ci",
     "pairwise_tests",
-    "provenance_n_val",
+    "pareto_front",
     "rank_with_noise",
-    "read_confirmation",
     "relation",
     "relations",
     "run_result",

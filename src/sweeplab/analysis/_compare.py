@@ -6,13 +6,23 @@ import itertools
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from sweeplab.store import TrialRecord
+from sweeplab.spec import StudySpec
+from sweeplab.store import Study, TrialRecord
 
-__all__ = ["Pairwise", "RunResult", "StrategySummary", "pairwise_tests", "run_result", "summarize"]
+__all__ = [
+    "CompareResult",
+    "Pairwise",
+    "RunResult",
+    "StrategySummary",
+    "pairwise_tests",
+    "run_result",
+    "summarize",
+]
 
 
 @dataclass(frozen=True)
@@ -145,3 +155,13 @@ def pairwise_tests(
             verdict = "no difference detected"
         out.append(Pairwise(a, b, p, ph, verdict))
     return out
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """The studies of a comparison, ``studies[strategy][repeat]``, and where they live."""
+
+    root: Path
+    base: StudySpec
+    strategies: tuple[str, ...]
+    studies: dict[str, list[Study]]

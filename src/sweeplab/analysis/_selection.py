@@ -26,25 +26,18 @@ The SE of one trial (:func:`trial_se`):
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from sweeplab.errors import StudyError
 from sweeplab.store import TrialRecord
 
 __all__ = [
     "APPROX_BINOMIAL",
-    "CONFIRM_FILE",
     "EXACT_BINOMIAL",
     "Z_TIE",
-    "ConfirmCandidate",
-    "Confirmation",
     "Ranking",
     "Score",
     "TieSet",
@@ -52,16 +45,13 @@ __all__ = [
     "combined_se",
     "config_key",
     "config_scores",
-    "provenance_n_val",
     "rank_with_noise",
-    "read_confirmation",
     "tied_with_best",
     "trial_scores",
     "trial_se",
 ]
 
 Z_TIE = 1.96
-CONFIRM_FILE = "confirm.json"
 EXACT_BINOMIAL = frozenset({"val_accuracy", "val_recall_weighted"})
 APPROX_BINOMIAL = frozenset(
     {
@@ -347,102 +337,3 @@ def rank_with_noise(scores: Sequence[Score], *, maximize: bool, z: float = Z_TIE
         return Ranking((), None)
     tie = tied_with_best([s.value for s in ranked], [s.se for s in ranked], maximize=maximize, z=z)
     return Ranking(ranked, tie)
-
-
-def provenance_n_val(path: Path) -> int | None:
-    """``data.n_val`` from a study's ``provenance.json`` (``None`` when missing)."""
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        value = data.get("data", {}).get("n_val")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return int(value) if isinstance(value, int) and value > 0 else None
-
-
-@dataclass(frozen=True)
-class ConfirmCandidate:
-    """One re-trained candidate of ``confirm.json``: its search and confirmed scores."""
-
-    trial: int
-    params: dict[str, Any]
-    search_value: float
-    search_se: float | None
-    search_rank: int
-    confirm_value: float
-    confirm_se: float | None
-    confirm_values: tuple[float, ...]
-    confirm_rank: int
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    """``runs/<study>/confirm.json``: the top candidates re-trained after the search."""
-
-    objective: str
-    direction: str
-    repeats: int
-    folds_per_repeat: int | None
-    candidates: tuple[ConfirmCandidate, ...]
-    winner: int
-
-    @property
-    def search_best(self) -> int:
-        """The trial the search ranked first."""
-        return min(self.candidates, key=lambda c: (c.search_rank, c.trial)).trial
-
-    @property
-    def changed(self) -> bool:
-        """Whether confirmation picked another trial than the search."""
-        return self.winner != self.search_best
-
-    def candidate(self, trial: int) -> ConfirmCandidate:
-        return next(c for c in self.candidates if c.trial == trial)
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def read_confirmation(path: Path) -> Confirmation | None:
-    """Read ``confirm.json``; ``None`` when the study has none. Malformed: ``StudyError``."""
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        candidates = tuple(
-            ConfirmCandidate(
-                trial=int(c["trial"]),
-                params=dict(c.get("params") or {}),
-                search_value=float(c["search_value"]),
-                search_se=_opt_float(c.get("search_se")),
-                search_rank=int(c["search_rank"]),
-                confirm_value=float(c["confirm_value"]),
-                confirm_se=_opt_float(c.get("confirm_se")),
-                confirm_values=tuple(float(v) for v in c.get("confirm_values") or ()),
-                confirm_rank=int(c["confirm_rank"]),
-            )
-            for c in data["candidates"]
-        )
-        folds = data.get("folds_per_repeat")
-        conf = Confirmation(
-            objective=str(data["objective"]),
-            direction=str(data["direction"]),
-            repeats=int(data["repeats"]),
-            folds_per_repeat=None if folds is None else int(folds),
-            candidates=tuple(sorted(candidates, key=lambda c: (c.confirm_rank, c.trial))),
-            winner=int(data["winner"]),
-        )
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise StudyError(
-            f"{path} must be a confirmation file (objective, direction, repeats, candidates, "
-            f"winner), but it cannot be read: {exc!r}"
-        ) from None
-    if not conf.candidates:
-        raise StudyError(f"{path} must list at least one candidate, but it lists none")
-    if conf.winner not in {c.trial for c in conf.candidates}:
-        raise StudyError(
-            f"{path} must name one of its candidates as the winner, but got trial {conf.winner}"
-        )
-    return conf

@@ -14,9 +14,9 @@ from typing import IO
 import torch
 
 from sweeplab.errors import SpecError
-from sweeplab.runner import Callback, join, open_storage, prepare
 from sweeplab.spec import StudySpec
 from sweeplab.store import Study
+from sweeplab.study import Callback, init_storage, join, prepare
 
 __all__ = ["auto_workers", "run_local", "worker_devices"]
 
@@ -66,7 +66,7 @@ def run_local(
     if count < 1:
         raise SpecError(f"workers must be at least 1, but got {count}")
     devices = worker_devices(spec.study.device, count)
-    open_storage(root)
+    init_storage(root)
     procs = [_spawn(root, device) for device in devices[1:]]
     try:
         join(root, device=devices[0], callback=callback, dataset=dataset)

@@ -21,9 +21,9 @@ from typing import Any
 
 import sweeplab
 from sweeplab.errors import SpecError, StudyError
-from sweeplab.runner import Callback, RunEvent, join, open_storage, prepare, study_budget
 from sweeplab.spec import StudySpec
 from sweeplab.store import Study
+from sweeplab.study import Callback, RunEvent, init_storage, join, prepare, study_budget
 
 __all__ = ["run_ray"]
 
@@ -86,7 +86,7 @@ def run_ray(
     ray = _import_ray()
     spec, root, dataset, _ = prepare(spec, runs_dir=runs_dir, overrides=overrides)
     root = root.resolve()
-    open_storage(root)
+    init_storage(root)
     if not ray.is_initialized():
         src = str(Path(sweeplab.__file__).resolve().parents[1])
         path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)

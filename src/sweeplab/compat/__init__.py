@@ -1,18 +1,19 @@
-"""Bring your own: unmodified Optuna objectives and W&B sweep files."""
+"""Other tools' file formats: W&B sweep files (YAML) read into sweeplab study specs."""
 
-from sweeplab.compat._load import load_callable
-from sweeplab.compat._objective import directions_of, objective_spec, run_objective
-from sweeplab.compat._status import pareto_front
-from sweeplab.compat._wandb import DISTRIBUTIONS, SweepConfig, load_sweep, sweep_spec
+from sweeplab.compat._wandb import (
+    DISTRIBUTIONS,
+    SweepConfig,
+    grid_space,
+    load_sweep,
+    sweep_spec,
+    wandb_objective,
+)
 
 __all__ = [
     "DISTRIBUTIONS",
     "SweepConfig",
-    "directions_of",
-    "load_callable",
+    "grid_space",
     "load_sweep",
-    "objective_spec",
-    "pareto_front",
-    "run_objective",
     "sweep_spec",
+    "wandb_objective",
 ]

@@ -19,9 +19,8 @@ from typing import Any
 import optuna
 from scipy.stats import norm
 
-from sweeplab.compat._load import absolute_target
 from sweeplab.errors import SpecError
-from sweeplab.spec import METRICS, StudySpec, param_names, spec_from_dict
+from sweeplab.spec import METRICS, StudySpec, absolute_target, param_names, spec_from_dict
 
 __all__ = [
     "DISTRIBUTIONS",

@@ -6,23 +6,11 @@ embeds them as base64 and loads nothing from outside, so it opens offline.
 
 from __future__ import annotations
 
-from sweeplab.report._compare import (
-    DEFAULT_STRATEGIES,
-    CompareResult,
-    compare_specs,
-    load_compare,
-    run_compare,
-    write_compare_report,
-)
+from sweeplab.report._compare import write_compare_report
 from sweeplab.report._study import ReportFiles, write_report
 
 __all__ = [
-    "DEFAULT_STRATEGIES",
-    "CompareResult",
     "ReportFiles",
-    "compare_specs",
-    "load_compare",
-    "run_compare",
     "write_compare_report",
     "write_report",
 ]

@@ -5,131 +5,18 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from sweeplab.analysis import RunResult, pairwise_tests, run_result, summarize
-from sweeplab.errors import SpecError
+from sweeplab.analysis import CompareResult, RunResult, pairwise_tests, run_result, summarize
 from sweeplab.report._document import Document, Figure, Paragraph, Section, Table, render
 from sweeplab.report._figures import new_figure, save
-from sweeplab.spec import STRATEGIES, StudySpec, load_spec, spec_from_dict
-from sweeplab.store import Study, load_study
 
-__all__ = [
-    "DEFAULT_STRATEGIES",
-    "CompareResult",
-    "compare_specs",
-    "load_compare",
-    "run_compare",
-    "write_compare_report",
-]
+__all__ = ["write_compare_report"]
 
 _log = logging.getLogger(__name__)
-DEFAULT_STRATEGIES = ("grid", "random", "sobol", "tpe", "gp", "hyperband", "bohb")
-GRID_LEVELS = 8
-
-
-@dataclass(frozen=True)
-class CompareResult:
-    """The studies of a comparison, ``studies[strategy][repeat]``, and where they live."""
-
-    root: Path
-    base: StudySpec
-    strategies: tuple[str, ...]
-    studies: dict[str, list[Study]]
-
-
-def _grid_space(space: dict[str, Any]) -> dict[str, Any]:
-    """Continuous ranges as 8 values (log-spaced when ``log``), so ``grid`` can run them."""
-    out: dict[str, Any] = {}
-    for key, dim in space.items():
-        if isinstance(dim, dict) and dim.get("step") is None:
-            lo, hi = float(dim["low"]), float(dim["high"])
-            if dim.get("log"):
-                vals = np.geomspace(lo, hi, GRID_LEVELS)
-            else:
-                vals = np.linspace(lo, hi, GRID_LEVELS)
-            is_int = key in {"depth", "batch_size", "epochs"} or key.startswith("units")
-            if is_int:
-                out[key] = sorted({round(float(v)) for v in vals})
-            else:
-                out[key] = [float(f"{v:.3g}") for v in vals]
-        else:
-            out[key] = dim
-    return out
-
-
-def compare_specs(
-    base: StudySpec, strategies: Sequence[str], repeats: int
-) -> list[tuple[str, int, StudySpec]]:
-    """The study of each strategy and repeat: same space, data, params and trial budget.
-
-    Repeat ``k`` uses seed ``study.seed + k`` for every strategy (paired seeds).
-    For ``grid`` a continuous range becomes 8 values spanning it.
-    """
-    unknown = [s for s in strategies if s not in STRATEGIES or s == "ofat"]
-    if unknown:
-        raise SpecError(
-            f"--strategies must be names from {', '.join(s for s in STRATEGIES if s != 'ofat')}, "
-            f"but got {', '.join(unknown)}"
-        )
-    if repeats < 1:
-        raise SpecError(f"--repeats must be >= 1, but got {repeats}")
-    if not base.search.space:
-        raise SpecError("search.space must name at least one parameter to compare strategies")
-    trials = base.search.trials or 30
-    out = []
-    for s in strategies:
-        for k in range(repeats):
-            raw = base.model_dump(mode="json", exclude_none=True)
-            raw["study"]["name"] = f"{s}-r{k}"
-            raw["study"]["seed"] = base.study.seed + k
-            raw["search"]["strategy"] = s
-            raw["search"]["trials"] = trials
-            raw["search"]["configs"] = []
-            if s == "grid":
-                raw["search"]["space"] = _grid_space(raw["search"]["space"])
-            out.append((s, k, spec_from_dict(raw)))
-    return out
-
-
-def run_compare(
-    study_file: str | Path,
-    strategies: Sequence[str] = DEFAULT_STRATEGIES,
-    repeats: int = 5,
-    overrides: Sequence[str] = (),
-    runs_dir: str | Path = "runs",
-    on_study: Callable[[str, int, int, int], None] | None = None,
-) -> CompareResult:
-    """Run (or resume) every strategy × repeat under ``runs_dir/<name>-compare/``.
-
-    ``on_study(strategy, repeat, done, total)`` is called after each study.
-    """
-    from sweeplab.runner import run
-
-    base = load_spec(study_file, overrides)
-    root = Path(runs_dir) / f"{base.study.name}-compare"
-    plan = compare_specs(base, strategies, repeats)
-    studies: dict[str, list[Study]] = {s: [] for s in strategies}
-    for i, (s, k, spec) in enumerate(plan):
-        _log.info("compare: %s repeat %d", s, k)
-        studies[s].append(run(spec, runs_dir=root))
-        if on_study is not None:
-            on_study(s, k, i + 1, len(plan))
-    return CompareResult(root, base, tuple(strategies), studies)
-
-
-def load_compare(root: Path, base: StudySpec, strategies: Sequence[str]) -> CompareResult:
-    """Open the studies of an earlier comparison (every ``<strategy>-r<k>`` directory)."""
-    studies: dict[str, list[Study]] = {}
-    for s in strategies:
-        dirs = sorted(root.glob(f"{s}-r*"), key=lambda p: int(p.name.rsplit("-r", 1)[1]))
-        studies[s] = [load_study(d) for d in dirs]
-    return CompareResult(root, base, tuple(strategies), studies)
 
 
 def _band(traces: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

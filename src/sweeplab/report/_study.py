@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 
 from sweeplab.analysis import (
-    CONFIRM_FILE,
-    Confirmation,
     Interaction,
     Ranking,
     Relation,
@@ -27,9 +25,7 @@ from sweeplab.analysis import (
     importances,
     interactions,
     mean_ci,
-    provenance_n_val,
     rank_with_noise,
-    read_confirmation,
     relations,
     spearman_ci,
     study_frame,
@@ -46,7 +42,14 @@ from sweeplab.report._figures import (
     relation_figure,
     save,
 )
-from sweeplab.store import Study, TrialRecord, read_curves
+from sweeplab.store import (
+    Confirmation,
+    Study,
+    TrialRecord,
+    provenance_n_val,
+    read_confirmation,
+    read_curves,
+)
 
 __all__ = ["ReportFiles", "write_report"]
 
@@ -836,7 +839,7 @@ def write_report(study: Study, out_dir: Path | None = None) -> ReportFiles:
     configs = rank_with_noise(
         config_scores(records, metric=metric, n_val=n_val), maximize=sf.maximize
     )
-    confirmation = read_confirmation(study.dir.root / CONFIRM_FILE)
+    confirmation = read_confirmation(study.dir.confirmation)
     rels = relations(sf)
     inters = interactions(sf)
     files: list[str] = []

@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from sweeplab.space import active_names, axis_values, grid_points, is_active
+from sweeplab.search._space import active_names, axis_values, grid_points, is_active
 from sweeplab.spec import StudySpec
 
 __all__ = ["DESIGN_STRATEGIES", "Point", "design_points"]

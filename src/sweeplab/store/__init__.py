@@ -1,20 +1,56 @@
-"""The durable record of a study: directory layout, trial records, provenance."""
+"""The study directory's one owner: layout, records, summary, provenance, confirmation, storage.
 
+Every file under ``runs/<study>/`` is written and read through this package,
+each by one typed module, atomically (temp file, fsync, rename).
+"""
+
+from sweeplab.store._confirmation import (
+    CONFIRM_FILE,
+    Confirmation,
+    ConfirmCandidate,
+    confirmed_settings,
+    read_confirmation,
+    write_confirmation,
+)
 from sweeplab.store._files import write_json, write_text
-from sweeplab.store._provenance import collect_provenance
+from sweeplab.store._lock import FlockLock
+from sweeplab.store._provenance import (
+    collect_provenance,
+    provenance_n_val,
+    read_provenance,
+    write_provenance,
+)
 from sweeplab.store._records import TrialRecord, read_curves, read_record, write_trial
+from sweeplab.store._storage import JOURNAL_FILE, open_storage, stored_trial_count
 from sweeplab.store._study_dir import Study, StudyDir, load_study, summary_frame
+from sweeplab.store._workers import Heartbeat, claim_lock, owner_alive
 
 __all__ = [
+    "CONFIRM_FILE",
+    "JOURNAL_FILE",
+    "ConfirmCandidate",
+    "Confirmation",
+    "FlockLock",
+    "Heartbeat",
     "Study",
     "StudyDir",
     "TrialRecord",
+    "claim_lock",
     "collect_provenance",
+    "confirmed_settings",
     "load_study",
+    "open_storage",
+    "owner_alive",
+    "provenance_n_val",
+    "read_confirmation",
     "read_curves",
+    "read_provenance",
     "read_record",
+    "stored_trial_count",
     "summary_frame",
+    "write_confirmation",
     "write_json",
+    "write_provenance",
     "write_text",
     "write_trial",
 ]

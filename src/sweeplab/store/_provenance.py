@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib.metadata
+import json
 import os
 import platform
 import subprocess
@@ -13,7 +14,9 @@ from typing import Any
 
 import torch
 
-__all__ = ["collect_provenance"]
+from sweeplab.errors import StudyError
+
+__all__ = ["collect_provenance", "provenance_n_val", "read_provenance", "write_provenance"]
 
 _PACKAGES = ("sweeplab", "torch", "optuna", "numpy", "pandas", "scikit-learn", "pydantic")
 
@@ -88,3 +91,38 @@ def collect_provenance(
         "seed": seed,
         "data": data,
     }
+
+
+def read_provenance(path: Path) -> dict[str, Any]:
+    """``provenance.json`` as a dict; a missing or unreadable file is a ``StudyError``."""
+    if not path.exists():
+        raise StudyError(f"study directory must hold provenance.json, but {path} was not found")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StudyError(
+            f"{path} must be the study's provenance JSON, but cannot be read: {exc}"
+        ) from None
+    if not isinstance(data, dict):
+        raise StudyError(f"{path} must hold a JSON object, but does not")
+    return data
+
+
+def provenance_n_val(path: Path) -> int | None:
+    """``data.n_val`` from a study's ``provenance.json`` (``None`` when missing)."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        value = data.get("data", {}).get("n_val")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def write_provenance(path: Path, provenance: dict[str, Any]) -> None:
+    """Write ``provenance.json`` once: an existing file (the study's first run) is kept."""
+    from sweeplab.store._files import write_json
+
+    if not path.exists():
+        write_json(path, provenance)

@@ -12,8 +12,10 @@ import tomllib
 
 from sweeplab.errors import StudyError
 from sweeplab.spec import MAX_DEPTH, StudySpec, param_names, spec_from_dict
+from sweeplab.store._confirmation import CONFIRM_FILE
 from sweeplab.store._files import write_text
 from sweeplab.store._records import TrialRecord, read_record
+from sweeplab.store._storage import JOURNAL_FILE
 
 __all__ = ["Study", "StudyDir", "load_study", "summary_frame"]
 
@@ -36,7 +38,11 @@ class StudyDir:
 
     @property
     def journal(self) -> Path:
-        return self.root / "optuna.log"
+        return self.root / JOURNAL_FILE
+
+    @property
+    def confirmation(self) -> Path:
+        return self.root / CONFIRM_FILE
 
     @property
     def trials(self) -> Path:

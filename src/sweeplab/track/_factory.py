@@ -14,10 +14,13 @@ from sweeplab.track._tensorboard import TensorBoardTracker
 __all__ = ["make_trackers"]
 
 
-def make_trackers(spec: StudySpec, root: Path, n_features: int, n_classes: int) -> list[Tracker]:
+def make_trackers(
+    spec: StudySpec, root: Path, n_features: int | None, n_classes: int | None
+) -> list[Tracker]:
     """The event log plus the trackers enabled in ``spec.track``, each on its own thread.
 
-    A tracker whose extra is missing raises
+    ``n_features``/``n_classes`` are ``None`` for studies whose trials are the
+    user's code (no built-in architecture to describe). A tracker whose extra is missing raises
     :class:`~sweeplab.errors.MissingExtraError` here, before any training.
     """
     track = spec.track

@@ -71,8 +71,8 @@ class MLflowTracker(Tracker):
         self,
         spec: StudySpec,
         root: Path,
-        n_features: int,
-        n_classes: int,
+        n_features: int | None,
+        n_classes: int | None,
         *,
         tracking_uri: str | None = None,
     ) -> None:
@@ -111,6 +111,8 @@ class MLflowTracker(Tracker):
             self.client.log_batch(self.parent_id, params=_params(spec.model_dump(mode="json")))
         self._runs: dict[int, str] = {}
         self._last: dict[int, int] = {}
+        # Trials opened before their params were known: objective trials define them as they run.
+        self._unnamed: set[int] = set()
 
     def trial_started(self, number: int, params: Mapping[str, Any], seed: int) -> None:
         stale = self.client.search_runs(
@@ -141,6 +143,8 @@ class MLflowTracker(Tracker):
         self.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
         self._runs[number] = run_id
         self._last[number] = 0
+        if not params:
+            self._unnamed.add(number)
         return run_id
 
     def _log_rows(self, number: int, rows: list[Mapping[str, float]]) -> None:
@@ -181,6 +185,12 @@ class MLflowTracker(Tracker):
         number = record.number
         if number not in self._runs:
             self._open(number, record.params, record.seed)
+        elif number in self._unnamed and record.params:
+            from mlflow.entities import Param
+
+            params = [Param(k, str(v)) for k, v in record.params.items()]
+            self.client.log_batch(self._runs[number], params=params)
+        self._unnamed.discard(number)
         run_id = self._runs[number]
         self._log_rows(number, list(curves))
         now = int(time.time() * 1000)
@@ -188,6 +198,7 @@ class MLflowTracker(Tracker):
         final = {f"test_{k}": v for k, v in (record.test or {}).items()}
         if record.objective is not None:
             final["objective"] = record.objective
+        final.update({f"value_{i}": v for i, v in enumerate(record.values or [])})
         final.update(
             train_steps=float(record.train_steps),
             duration_s=record.duration_s,
@@ -207,8 +218,9 @@ class MLflowTracker(Tracker):
             metrics=[Metric(k, float(v), now, step) for k, v in final.items()],
             tags=[RunTag(k, v) for k, v in tags.items()],
         )
-        text = architecture_table(record.params, self.n_features, self.n_classes)
-        self.client.log_text(run_id, text + "\n", "architecture.md")
+        if self.n_features is not None and self.n_classes is not None:
+            text = architecture_table(record.params, self.n_features, self.n_classes)
+            self.client.log_text(run_id, text + "\n", "architecture.md")
         self.client.set_terminated(run_id, status=_STATUS.get(record.state, "FAILED"))
         del self._runs[number]
         del self._last[number]

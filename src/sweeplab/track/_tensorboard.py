@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,8 +27,10 @@ SCALAR_TAGS = {
     "val_f1_weighted": "metric/f1_weighted",
     "val_precision_weighted": "metric/precision_weighted",
     "val_recall_weighted": "metric/recall_weighted",
+    "value": "objective/intermediate",
 }
-"""Curve column -> TensorBoard scalar tag; ``learning_rate`` is logged too."""
+"""Curve column -> TensorBoard scalar tag (``value``: an objective's intermediate values);
+``learning_rate`` is logged too when the trial has one."""
 
 
 def _hparams_summary(tag: str, data: Any) -> Any:
@@ -83,7 +86,7 @@ class TensorBoardTracker(Tracker):
     its final ``hparam/*`` metrics.
     """
 
-    def __init__(self, root: Path, n_features: int, n_classes: int) -> None:
+    def __init__(self, root: Path, n_features: int | None, n_classes: int | None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self._writer_cls = SummaryWriter
@@ -112,7 +115,8 @@ class TensorBoardTracker(Tracker):
         for key, tag in SCALAR_TAGS.items():
             if key in row:
                 run.writer.add_scalar(tag, float(row[key]), step)
-        run.writer.add_scalar("learning_rate", run.lr, step)
+        if not math.isnan(run.lr):
+            run.writer.add_scalar("learning_rate", run.lr, step)
         run.last_epoch = step
 
     def epoch_logged(self, number: int, row: Mapping[str, float]) -> None:
@@ -138,15 +142,17 @@ class TensorBoardTracker(Tracker):
             run = self._open(record.number, {**record.params, "seed": str(record.seed)})
         for row in curves:
             self._epoch(run, row)
-        run.writer.add_text(
-            "architecture", architecture_table(record.params, self.n_features, self.n_classes)
-        )
+        if self.n_features is not None and self.n_classes is not None:
+            text = architecture_table(record.params, self.n_features, self.n_classes)
+            run.writer.add_text("architecture", text)
         step = record.epochs_trained
         for split in ("val", "test"):
             for key, value in (getattr(record, split) or {}).items():
                 run.writer.add_scalar(f"hparam/{split}_{key}", float(value), step)
         if record.objective is not None:
             run.writer.add_scalar("hparam/objective", float(record.objective), step)
+        for i, value in enumerate(record.values or []):
+            run.writer.add_scalar(f"hparam/value_{i}", float(value), step)
         status = {
             "complete": api_pb2.STATUS_SUCCESS,
             "pruned": api_pb2.STATUS_UNKNOWN,

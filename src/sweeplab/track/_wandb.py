@@ -31,8 +31,8 @@ class WandbTracker(Tracker):
         self,
         spec: StudySpec,
         root: Path,
-        n_features: int,
-        n_classes: int,
+        n_features: int | None,
+        n_classes: int | None,
         *,
         mode: str = "offline",
     ) -> None:
@@ -70,8 +70,9 @@ class WandbTracker(Tracker):
             **record.params,
             "seed": record.seed,
             "label": record.label,
-            "architecture": architecture(record.params, self.n_features, self.n_classes),
         }
+        if self.n_features is not None and self.n_classes is not None:
+            config["architecture"] = architecture(record.params, self.n_features, self.n_classes)
         run = wandb.init(
             mode=self.mode,
             dir=str(self.root),
@@ -107,9 +108,11 @@ class WandbTracker(Tracker):
             )
             if record.reason:
                 summary["reason"] = record.reason
+            summary.update({f"value_{i}": v for i, v in enumerate(record.values or [])})
             run.summary.update(summary)
-            text = architecture_table(record.params, self.n_features, self.n_classes)
-            Path(run.dir, "architecture.md").write_text(text + "\n", encoding="utf-8")
+            if self.n_features is not None and self.n_classes is not None:
+                text = architecture_table(record.params, self.n_features, self.n_classes)
+                Path(run.dir, "architecture.md").write_text(text + "\n", encoding="utf-8")
         finally:
             run.finish(exit_code=0 if record.state != "failed" else 1)
 

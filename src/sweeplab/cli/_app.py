@@ -190,8 +190,9 @@ def run(
     ] = None,
 ) -> None:
     """Run a study, or resume it if its directory exists."""
-    from sweeplab._interrupt import handling_sigint
-    from sweeplab.compat._cli import load_any, run_any
+    from sweeplab.cli._inputs import load_any
+    from sweeplab.study import handling_sigint
+    from sweeplab.study import run as run_study
 
     overrides = list(set_ or [])
     if confirm is not None:
@@ -226,7 +227,7 @@ def run(
                 if spec.study.backend == "ray" or workers not in (None, 1) or address:
                     study = _run_scaled(spec, runs_dir, workers, address, callback)
                 else:
-                    study = run_any(spec, runs_dir, callback)
+                    study = run_study(spec, runs_dir=runs_dir, callback=callback)
         except KeyboardInterrupt:
             progress.stop()
             err.print(
@@ -264,7 +265,7 @@ def worker(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
     """Join a study as one more worker: claim and train its trials until the budget is used."""
-    from sweeplab.runner import join
+    from sweeplab.study import join
 
     with _errors():
         opened = join(study, device=device)
@@ -276,7 +277,7 @@ def _open_study(target: Path, runs_dir: Path) -> Any:
     from sweeplab.store import load_study
 
     if target.is_file():
-        from sweeplab.compat._cli import load_any
+        from sweeplab.cli._inputs import load_any
 
         target = runs_dir / load_any(target, None, [])[0].study.name
     if not target.exists():
@@ -295,18 +296,13 @@ def _fmt(value: Any) -> str:
 def _print_status(study: Any, top: int | None) -> None:
     spec = study.spec
     if spec.objective is not None:
-        from sweeplab.compat._status import objective_status
+        from sweeplab.cli._objective_view import objective_status
 
         for item in objective_status(study, top):
             out.print(item)
         return
-    from sweeplab.analysis import (
-        CONFIRM_FILE,
-        provenance_n_val,
-        rank_with_noise,
-        read_confirmation,
-        trial_scores,
-    )
+    from sweeplab.analysis import rank_with_noise, trial_scores
+    from sweeplab.store import provenance_n_val, read_confirmation
 
     records = study.records()
     searched = list(spec.search.space) or ["lr", "units", "batch_size", "epochs"]
@@ -375,7 +371,7 @@ def _print_status(study: Any, top: int | None) -> None:
             f"(widest gap {tie.widest_gap:.4g}); 'sweeplab report' says more",
             highlight=False,
         )
-    confirmation = read_confirmation(study.dir.root / CONFIRM_FILE)
+    confirmation = read_confirmation(study.dir.confirmation)
     if confirmation is not None:
         win = confirmation.candidate(confirmation.winner)
         se = "" if win.confirm_se is None else f" ± {win.confirm_se:.4g}"
@@ -542,7 +538,7 @@ def reproduce(
     runs_dir: Annotated[Path, typer.Option(help="Where study directories live.")] = Path("runs"),
 ) -> None:
     """Re-train trials from their records and compare every metric (exit 1 on mismatch)."""
-    from sweeplab.reproduce import reproduce as reproduce_trials
+    from sweeplab.study import reproduce as reproduce_trials
 
     with _errors():
         opened = _open_study(study, runs_dir)
@@ -588,12 +584,12 @@ def finalize(
     runs_dir: Annotated[Path, typer.Option(help="Where study directories live.")] = Path("runs"),
 ) -> None:
     """Train the chosen config on train+val with several seeds, test once, write model + card."""
-    from sweeplab._finalize import finalize as finalize_study
+    from sweeplab.study import finalize as finalize_study
 
     with _errors():
         target = study
         if study.is_file():
-            from sweeplab.compat._cli import load_any
+            from sweeplab.cli._inputs import load_any
 
             target = runs_dir / load_any(study, None, [])[0].study.name
         final = finalize_study(target, trial=trial, seeds=seeds, out=out_dir)
@@ -677,7 +673,8 @@ def compare(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run one study under several strategies and seeds (same budget) and report the comparison."""
-    from sweeplab.report import run_compare, write_compare_report
+    from sweeplab.report import write_compare_report
+    from sweeplab.study import run_compare
 
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     progress = Progress(
@@ -708,6 +705,3 @@ def main() -> None:
         err.print("interrupted")
         sys.exit(130)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""The study file: pydantic models, loading, ``--set`` overrides and messages.
+"""The study file as pydantic models, validated completely before any work.
 
 A study file is TOML with five sections (``study``, ``data``, ``params``,
 ``search``, ``track``). :func:`load_spec` validates it completely before any
@@ -8,15 +8,12 @@ the key path, the value and what was expected.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import tomli_w
-import tomllib
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,13 +23,19 @@ from pydantic import (
     model_validator,
 )
 
-from sweeplab.errors import SpecError
+from sweeplab.spec._messages import HERE, first_error, unknown_key_message
+from sweeplab.spec._names import (
+    ACTIVATIONS,
+    CATEGORICAL_PARAMS,
+    INT_PARAMS,
+    MAX_DEPTH,
+    MAX_SEED,
+    METRICS,
+    OPTIMIZERS,
+    STRATEGIES,
+)
 
 __all__ = [
-    "ACTIVATIONS",
-    "METRICS",
-    "OPTIMIZERS",
-    "STRATEGIES",
     "DataSpec",
     "ModelSpec",
     "ObjectiveSpec",
@@ -42,39 +45,12 @@ __all__ = [
     "StudySpec",
     "TrackSpec",
     "TrainParams",
-    "load_spec",
-    "parse_overrides",
-    "spec_from_dict",
+    "known_keys",
+    "param_names",
 ]
 
-ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid")
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
-STRATEGIES = (
-    "grid",
-    "random",
-    "sobol",
-    "tpe",
-    "gp",
-    "cmaes",
-    "hyperband",
-    "asha",
-    "bohb",
-    "ofat",
-)
-METRICS = (
-    "val_accuracy",
-    "val_loss",
-    "val_f1_macro",
-    "val_f1_weighted",
-    "val_precision_macro",
-    "val_precision_weighted",
-    "val_recall_macro",
-    "val_recall_weighted",
-)
-MAX_DEPTH = 8
 _UNITS_KEY = re.compile(r"^units([1-9])$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_HERE = "<here>."
 
 Scalar = bool | int | float | str
 
@@ -87,7 +63,7 @@ class StudySection(_Section):
     """What the study is called, how it is seeded and what it optimizes."""
 
     name: str
-    seed: int = Field(default=0, ge=0, lt=2**63)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     objective: Literal[METRICS] = "val_accuracy"  # type: ignore[valid-type]
     direction: Literal["maximize", "minimize", "auto"] = "auto"
     repeats: int = Field(default=1, ge=1, le=100)
@@ -195,7 +171,7 @@ class TrainParams(_Section):
     def _check_extra(self) -> TrainParams:
         for key, value in (self.model_extra or {}).items():
             if not _UNITS_KEY.match(key):
-                raise ValueError(_unknown_key_message(key, param_names(), prefix=_HERE))
+                raise ValueError(unknown_key_message(key, param_names(), prefix=HERE))
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65536:
                 raise ValueError(f"{key} must be an integer in [1, 65536], but got {value!r}")
         return self
@@ -214,10 +190,6 @@ class TrainParams(_Section):
 
 
 _FIELDS = tuple(TrainParams.model_fields)
-INT_PARAMS = frozenset(
-    {"depth", "units", "batch_size", "epochs", *(f"units{i}" for i in range(1, MAX_DEPTH + 1))}
-)
-CATEGORICAL_PARAMS = frozenset({"activation", "optimizer"})
 
 
 def param_names() -> tuple[str, ...]:
@@ -252,6 +224,8 @@ Dimension = Range | list[Scalar]
 class SearchSpec(_Section):
     """How trials are chosen: a strategy, a budget and a space.
 
+    ``timeout`` (seconds, as Optuna's ``timeout``) stops starting new trials once
+    it has passed; the batch in flight finishes and every finished trial is kept.
     ``confirm_top = K`` re-trains the K best configs after the search on fresh
     folds and seeds (``confirm_repeats`` of them) and picks the winner from
     those scores, so the winner is not the luckiest draw of the search.
@@ -266,6 +240,7 @@ class SearchSpec(_Section):
     reduction_factor: int | None = Field(default=None, ge=2)
     confirm_top: int | None = Field(default=None, ge=1, le=1000)
     confirm_repeats: int | None = Field(default=None, ge=1, le=100)
+    timeout: float | None = Field(default=None, gt=0)
 
     @field_validator("space")
     @classmethod
@@ -273,7 +248,7 @@ class SearchSpec(_Section):
         names = param_names()
         for key, dim in value.items():
             if key not in names:
-                raise ValueError(_unknown_key_message(key, names, prefix="search.space."))
+                raise ValueError(unknown_key_message(key, names, prefix="search.space."))
             if isinstance(dim, list) and not dim:
                 raise ValueError(f"search.space.{key} must be a non-empty list, but got []")
             if isinstance(dim, Range) and key in CATEGORICAL_PARAMS:
@@ -433,105 +408,17 @@ def _check_space_values(spec: StudySpec) -> None:
             try:
                 TrainParams.model_validate({**base, key: v})
             except ValidationError as exc:
-                raise ValueError(_first_error(exc, prefix=path, drop_loc=True)) from None
+                raise ValueError(first_error(exc, known_keys, prefix=path, drop_loc=True)) from None
         if isinstance(dim, list) and len(set(map(repr, dim))) != len(dim):
             raise ValueError(f"search.space.{key} must not repeat values, but got {dim!r}")
     for i, cfg in enumerate(spec.search.configs):
         try:
             TrainParams.model_validate({**base, **cfg})
         except ValidationError as exc:
-            raise ValueError(_first_error(exc, prefix=f"search.configs[{i}]")) from None
+            raise ValueError(first_error(exc, known_keys, prefix=f"search.configs[{i}]")) from None
 
 
-def _unknown_key_message(key: str, known: Iterable[str], prefix: str = "") -> str:
-    close = difflib.get_close_matches(key, list(known), n=1)
-    hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
-    return f"{prefix}{key} is not a known key{hint}"
-
-
-_EXPECT = {
-    "greater_than": "> {gt}",
-    "greater_than_equal": ">= {ge}",
-    "less_than": "< {lt}",
-    "less_than_equal": "<= {le}",
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "int_from_float": "an integer",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "finite_number": "a finite number",
-    "string_type": "a string",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "list_type": "a list",
-    "tuple_type": "a list",
-    "dict_type": "a table",
-    "model_type": "a table",
-    "model_attributes_type": "a table",
-    "too_short": "a list of {min_length}",
-    "too_long": "a list of at most {max_length}",
-}
-
-
-def _loc_path(loc: Sequence[int | str], prefix: str) -> str:
-    parts: list[str] = [prefix] if prefix else []
-    for item in loc:
-        if isinstance(item, int):
-            if parts:
-                parts[-1] += f"[{item}]"
-            else:
-                parts.append(f"[{item}]")
-        elif item in ("list[union[bool,int,float,str]]", "Range") or item.startswith(
-            ("list[", "function-")
-        ):
-            continue
-        else:
-            parts.append(item)
-    return ".".join(parts)
-
-
-def _first_error(exc: ValidationError, prefix: str = "", drop_loc: bool = False) -> str:
-    errors = exc.errors()
-    # Prefer the most specific error: union branches produce one error each.
-    err = max(errors, key=lambda e: len(e["loc"]))
-    if any(e["type"] == "extra_forbidden" for e in errors):
-        err = next(e for e in errors if e["type"] == "extra_forbidden")
-    path = prefix if drop_loc else _loc_path(err["loc"], prefix)
-    kind = err["type"]
-    value = err.get("input")
-    ctx = err.get("ctx", {}) or {}
-    if kind == "extra_forbidden":
-        loc = list(err["loc"])
-        section = _loc_path(loc[:-1], prefix)
-        known = _known_keys(loc[:-1])
-        return _unknown_key_message(str(loc[-1]), known, prefix=f"{section}." if section else "")
-    if kind == "missing":
-        return f"{path} is required"
-    if kind == "value_error":
-        msg = str(ctx.get("error", err["msg"]))
-        if _HERE in msg:
-            return msg.replace(_HERE, f"{path}." if path else "")
-        if msg.startswith(("search.", "data.", "params.", "study.")):
-            return msg
-        if " is not a known key" in msg or msg.startswith(
-            ("high must", "low must", "step ", "units")
-        ):
-            return f"{path}.{msg}" if path else msg
-        return f"{path} {msg}, but got {_show(value)}"
-    where = tuple(err["loc"])
-    if len(where) >= 3 and where[:2] == ("search", "space") and kind.endswith("_type"):
-        return (
-            f"search.space.{where[2]} must be a list of values or a range like "
-            f"{{ low = 1, high = 10 }}, but got {_show(value)}"
-        )
-    if kind == "literal_error":
-        return f"{path} must be {ctx.get('expected', '')}, but got {_show(value)}"
-    if kind in _EXPECT:
-        return f"{path} must be {_EXPECT[kind].format(**ctx)}, but got {_show(value)}"
-    return f"{path}: {err['msg']}, but got {_show(value)}"
-
-
-def _known_keys(loc: Sequence[int | str]) -> tuple[str, ...]:
+def known_keys(loc: Sequence[int | str]) -> tuple[str, ...]:
     model: type[BaseModel] = StudySpec
     for item in loc:
         field = model.model_fields.get(str(item))
@@ -543,84 +430,3 @@ def _known_keys(loc: Sequence[int | str]) -> tuple[str, ...]:
     if model is TrainParams:
         return param_names()
     return tuple(model.model_fields)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a table"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
-    """Turn ``["search.trials=3", "params.lr=1e-2"]`` into a nested dict.
-
-    Values are read as TOML (numbers, booleans, lists, inline tables) and fall
-    back to plain strings, so ``--set data.dataset=wine`` needs no quotes.
-    """
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise SpecError(f"--set must be key=value, but got {item!r}")
-        key, raw = item.split("=", 1)
-        key = key.strip()
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", key):
-            raise SpecError(f"--set key must be a dotted path like search.trials, but got {key!r}")
-        try:
-            value: Any = tomllib.loads(f"v = {raw.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw.strip()
-        node = out
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise SpecError(f"--set {key} conflicts with another --set")
-        node[leaf] = value
-    return out
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def spec_from_dict(raw: Mapping[str, Any], overrides: Iterable[str] = ()) -> StudySpec:
-    """Validate a parsed study file (plus overrides) into a :class:`StudySpec`."""
-    merged = _merge(dict(raw), parse_overrides(overrides))
-    if "study" not in merged:
-        raise SpecError('study is required: add a [study] table with at least name = "..."')
-    try:
-        return StudySpec.model_validate(merged)
-    except ValidationError as exc:
-        raise SpecError(_first_error(exc)) from None
-
-
-def load_spec(path: str | Path, overrides: Iterable[str] = ()) -> StudySpec:
-    """Read and validate a study file.
-
-    Args:
-        path: a TOML study file.
-        overrides: ``key=value`` strings applied on top of the file, as with
-            ``sweeplab run FILE --set search.trials=3``.
-
-    Raises:
-        SpecError: the file is missing, is not TOML, or is not a valid study.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"study file must exist, but {str(path)!r} was not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"study file {str(path)!r} cannot be read: {exc}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path} is not valid TOML: {exc}") from None
-    return spec_from_dict(raw, overrides)

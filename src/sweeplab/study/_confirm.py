@@ -11,26 +11,26 @@ only reported.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweeplab.engine import MemberResult, derive_seed, plan_groups, train_group_splitting
 from sweeplab.spec import TrainParams
-from sweeplab.store import TrialRecord, write_json
+from sweeplab.store import TrialRecord, confirmed_settings, write_confirmation
+from sweeplab.study._bridge import fold_members, group_data, member_spec, merge_folds, study_folds
+from sweeplab.study._events import RunEvent
 
 if TYPE_CHECKING:
-    from sweeplab.runner import _Runner
+    from sweeplab.study._fused import FusedSource
+    from sweeplab.study._loop import Runner
 
-__all__ = ["CONFIRM_FILE", "confirm_top"]
+__all__ = ["confirm_top"]
 
 _log = logging.getLogger(__name__)
 
-CONFIRM_FILE = "confirm.json"
 _SALT = 0xC0F1
 
 
@@ -68,49 +68,31 @@ def _candidates(
     ]
 
 
-def _settings(path: Path) -> tuple[Any, Any] | None:
-    """``(top, repeats)`` of an earlier confirmation at ``path``, if it can be read."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data["top"], data["repeats"]
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
-
-
-def confirm_top(runner: _Runner) -> dict[str, Any] | None:
+def confirm_top(runner: Runner, source: FusedSource) -> dict[str, Any] | None:
     """Run the confirmation phase of ``runner``'s finished study and return ``confirm.json``.
 
     ``None`` when it is not asked for, already ran with the same settings, or
     no candidate could be scored. Candidates whose re-training failed are
     listed under ``failed``, not ranked.
     """
-    from sweeplab.runner import (
-        RunEvent,
-        fold_members,
-        group_data,
-        member_spec,
-        merge_folds,
-        study_folds,
-    )
-
     spec = runner.spec
     top = spec.search.confirm_top
     if not top:
         return None
     cross = spec.data.cv is not None
     repeats = spec.search.confirm_repeats or (2 if cross else 5)
-    path = runner.dir.root / CONFIRM_FILE
-    if _settings(path) == (top, repeats):
+    path = runner.dir.confirmation
+    if confirmed_settings(path) == (top, repeats):
         return None
     start = time.perf_counter()
     records = runner.dir.records()
-    candidates = _candidates(records, runner.maximize, spec.study.objective, runner.n_val)[:top]
+    candidates = _candidates(records, runner.maximize, spec.study.objective, source.n_val)[:top]
     if not candidates:
         _log.warning("confirmation skipped: no complete trial to confirm")
         return None
-    folds = study_folds(spec, runner.dataset, repeats=repeats, salt=_SALT)
+    folds = study_folds(spec, source.dataset, repeats=repeats, salt=_SALT)
     per = len(folds)
-    data = group_data(runner.dataset, runner.device, runner.dtype, folds)
+    data = group_data(source.dataset, source.device, source.dtype, folds)
     bases = [
         member_spec(
             TrainParams.model_validate(c.params), derive_seed(spec.study.seed, _SALT, c.trial)
@@ -123,11 +105,11 @@ def confirm_top(runner: _Runner) -> dict[str, Any] | None:
     finished = 0
     for group in plan_groups(
         bases,
-        runner.dataset.n_features,
-        runner.dataset.n_classes,
-        runner.device,
+        source.dataset.n_features,
+        source.dataset.n_classes,
+        source.device,
         cap=spec.search.group_size,
-        dtype=runner.dtype,
+        dtype=source.dtype,
         unit=per,
     ):
         members = [f for i in group for f in fold_members(bases[i], per)]
@@ -183,7 +165,7 @@ def confirm_top(runner: _Runner) -> dict[str, Any] | None:
         "changed": winner != candidates[0].trial,
         "seconds": round(time.perf_counter() - start, 3),
     }
-    write_json(path, result)
+    write_confirmation(path, result)
     _log.info(
         "confirmed the top %d configs on %d fresh folds each: winner trial %s",
         len(candidates),

@@ -34,7 +34,7 @@ from safetensors.torch import save_file
 from scipy import stats
 from torch import nn
 
-from sweeplab.analysis._stats import mean_ci
+from sweeplab.analysis import mean_ci
 from sweeplab.engine import (
     METRIC_NAMES,
     GroupData,
@@ -44,9 +44,9 @@ from sweeplab.engine import (
     train_group,
 )
 from sweeplab.errors import StudyError
-from sweeplab.runner import load_study_data, member_spec, resolve_device
 from sweeplab.spec import StudySpec, TrainParams
 from sweeplab.store import Study, TrialRecord, collect_provenance, write_json, write_text
+from sweeplab.study._bridge import load_study_data, member_spec, resolve_device
 
 __all__ = [
     "CARD_VERSION",
@@ -132,7 +132,7 @@ def _choose(
     """The trial to finalize, how it was chosen, a sentence saying why, and its
     confirmation entry (when ``confirm.json`` lists it)."""
     objective = study.spec.study.objective
-    confirm_path = study.dir.root / "confirm.json"
+    confirm_path = study.dir.confirmation
     confirm = _read_confirm(confirm_path)
     if trial is not None:
         number, chosen_by, why = trial, "user", f"trial {trial} was chosen by the user (--trial)"

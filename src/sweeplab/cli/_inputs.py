@@ -1,17 +1,14 @@
-"""What the CLI needs from compat: pick the study kind from the arguments and run it."""
+"""What ``sweeplab run`` was given: a study file, a W&B sweep file, or ``--objective``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sweeplab.compat._objective import objective_spec, run_objective, with_absolute_target
-from sweeplab.compat._wandb import load_sweep, sweep_spec
+from sweeplab.compat import load_sweep, sweep_spec
 from sweeplab.errors import SpecError
-from sweeplab.runner import Callback, run
-from sweeplab.spec import StudySpec, load_spec
-from sweeplab.store import Study
+from sweeplab.spec import StudySpec, load_spec, objective_spec, with_absolute_target
 
-__all__ = ["SWEEP_SUFFIXES", "load_any", "run_any"]
+__all__ = ["SWEEP_SUFFIXES", "load_any"]
 
 SWEEP_SUFFIXES = (".yaml", ".yml")
 
@@ -33,10 +30,3 @@ def load_any(
     if study_file.suffix.lower() in SWEEP_SUFFIXES:
         return sweep_spec(load_sweep(study_file), path=study_file, overrides=overrides)
     return with_absolute_target(load_spec(study_file, overrides), study_file.parent), []
-
-
-def run_any(spec: StudySpec, runs_dir: Path, callback: Callback | None) -> Study:
-    """Run the spec with the runner its kind needs."""
-    if spec.objective is not None:
-        return run_objective(spec, runs_dir=runs_dir, callback=callback)
-    return run(spec, runs_dir=runs_dir, callback=callback)

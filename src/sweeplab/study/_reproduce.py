@@ -19,9 +19,18 @@ from typing import Any
 import optuna
 import torch
 
-from sweeplab.engine import EpochCallback, MemberResult, MemberSpec, train_group
+from sweeplab.engine import EpochCallback, MemberResult, MemberSpec, train_group, train_modules
 from sweeplab.errors import DataError, SpecError, StudyError
-from sweeplab.runner import (
+from sweeplab.spec import TrainParams, load_callable
+from sweeplab.store import (
+    Study,
+    TrialRecord,
+    collect_provenance,
+    open_storage,
+    read_curves,
+    read_provenance,
+)
+from sweeplab.study._bridge import (
     fold_members,
     group_data,
     load_study_data,
@@ -30,9 +39,8 @@ from sweeplab.runner import (
     resolve_device,
     study_folds,
 )
-from sweeplab.spec import TrainParams
-from sweeplab.store import Study, TrialRecord, read_curves
-from sweeplab.store._provenance import collect_provenance
+from sweeplab.study._custom import build_module
+from sweeplab.study._loop import ATTR_CONFIG, ATTR_SEED
 
 __all__ = ["GPU_TOLERANCE", "Mismatch", "ReproReport", "reproduce"]
 
@@ -104,7 +112,9 @@ def _select(
     return [records[n] for n in dict.fromkeys(chosen)]
 
 
-def _group_members(study: Study, record: TrialRecord) -> list[tuple[int, MemberSpec]]:
+def _group_members(
+    study: Study, record: TrialRecord
+) -> list[tuple[int, MemberSpec, dict[str, Any]]]:
     """The members of ``record``'s group in training order, from records or storage."""
     records = {r.number: r for r in study.records()}
     numbers = record.group_members or [record.number]
@@ -116,14 +126,13 @@ def _group_members(study: Study, record: TrialRecord) -> list[tuple[int, MemberS
             params, seed = rec.params, rec.seed
         else:
             if storage_trials is None:
-                storage = optuna.storages.JournalStorage(
-                    optuna.storages.journal.JournalFileBackend(str(study.dir.journal))
-                )
+                storage = open_storage(study.dir.root, study.spec.study.storage)
                 loaded = optuna.load_study(study_name=study.name, storage=storage)
                 storage_trials = {t.number: t for t in loaded.get_trials(deepcopy=False)}
             attrs = storage_trials[number].user_attrs
-            params, seed = attrs["sweeplab.config"], attrs["sweeplab.seed"]
-        members.append((number, member_spec(TrainParams.model_validate(params), int(seed))))
+            params, seed = attrs[ATTR_CONFIG], attrs[ATTR_SEED]
+        spec = member_spec(TrainParams.model_validate(params), int(seed))
+        members.append((number, spec, dict(params)))
     return members
 
 
@@ -191,8 +200,13 @@ def reproduce(
     """
     study = Study(path)
     spec = study.spec
+    if spec.objective is not None:
+        raise StudyError(
+            "reproduce must be given a study sweeplab trains, but this study's trials are the "
+            f"user's objective ({spec.objective.target}); re-run the objective to check it"
+        )
     selected = _select(study, list(trials), best, sample, spec.study.seed)
-    provenance = json.loads(study.dir.provenance.read_text(encoding="utf-8"))
+    provenance = read_provenance(study.dir.provenance)
     device = resolve_device(spec.study.device)
     tol = tolerance if tolerance is not None else (0.0 if device.type == "cpu" else GPU_TOLERANCE)
     report = ReproReport([r.number for r in selected], tol)
@@ -220,12 +234,27 @@ def reproduce(
         members = _group_members(study, record)
         stops = {
             pos * per + f: records[n].epochs_trained
-            for pos, (n, _) in enumerate(members)
+            for pos, (n, _, _) in enumerate(members)
             if n in records and records[n].state == "pruned"
             for f in range(per)
         }
-        expanded = [f for _, m in members for f in fold_members(m, len(folds))]
-        trained = train_group(expanded, data, on_epoch=_stopper(stops))
+        expanded = [f for _, m, _ in members for f in fold_members(m, len(folds))]
+        if spec.model.factory:
+            factory = load_callable(spec.model.factory, what="model.factory")
+            modules = [
+                build_module(
+                    factory,
+                    params,
+                    f.seeds()[0],
+                    dataset.n_features,
+                    dataset.n_classes,
+                )
+                for _, m, params in members
+                for f in fold_members(m, len(folds))
+            ]
+            trained = train_modules(modules, expanded, data, on_epoch=_stopper(stops))
+        else:
+            trained = train_group(expanded, data, on_epoch=_stopper(stops))
         results = trained
         if folds:
             objective = spec.study.objective
@@ -233,7 +262,7 @@ def reproduce(
                 merge_folds(trained[i * per : (i + 1) * per], objective)[0]
                 for i in range(len(members))
             ]
-        for pos, (number, _) in enumerate(members):
+        for pos, (number, _, _) in enumerate(members):
             if number not in report.trials:
                 continue
             target = records[number]

@@ -1,30 +1,15 @@
-"""Tables for objective studies: trials by value and, with several objectives, the Pareto front."""
+"""``sweeplab status`` of an objective study: trials by value and, with several objectives,
+the Pareto front."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from rich.table import Table
 
-from sweeplab.store import Study, TrialRecord
+from sweeplab.analysis import pareto_front
+from sweeplab.spec import directions_of
+from sweeplab.store import Study
 
-__all__ = ["objective_status", "pareto_front"]
-
-
-def _dominates(a: Sequence[float], b: Sequence[float], signs: Sequence[float]) -> bool:
-    better_or_equal = all(s * x >= s * y for x, y, s in zip(a, b, signs, strict=True))
-    return better_or_equal and any(s * x > s * y for x, y, s in zip(a, b, signs, strict=True))
-
-
-def pareto_front(records: Sequence[TrialRecord], directions: Sequence[str]) -> list[TrialRecord]:
-    """The complete trials no other complete trial dominates, by trial number."""
-    signs = [1.0 if d == "maximize" else -1.0 for d in directions]
-    done = [r for r in records if r.state == "complete" and r.values is not None]
-    return [
-        r
-        for r in done
-        if not any(_dominates(o.values or [], r.values or [], signs) for o in done if o is not r)
-    ]
+__all__ = ["objective_status"]
 
 
 def _fmt(value: object) -> str:
@@ -37,8 +22,6 @@ def _fmt(value: object) -> str:
 
 def objective_status(study: Study, top: int | None) -> list[Table | str]:
     """Renderables for ``sweeplab status`` of an objective study (the CLI prints them)."""
-    from sweeplab.compat._objective import directions_of
-
     spec = study.spec
     directions = directions_of(spec)
     records = study.records()

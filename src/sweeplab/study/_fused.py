@@ -1,0 +1,342 @@
+"""Trials the engine trains as fused groups: the built-in MLP (and, subclassed, a factory).
+
+Planned points (grid, ofat, configs) are created RUNNING with their params and
+owner in one storage write, so a kill can never leave a half-made trial;
+sampled trials come from ``study.ask()`` with define-by-run suggestions. A
+batch is split into groups by the engine's planner, each group trains as one
+stacked model, and each trial's folds (with ``data.cv``) are members of its
+group.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import optuna
+import torch
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.trial import TrialState
+
+from sweeplab.data import Dataset
+from sweeplab.engine import (
+    MemberResult,
+    MemberSpec,
+    derive_seed,
+    plan_groups,
+    train_group_splitting,
+)
+from sweeplab.search import (
+    DESIGN_STRATEGIES,
+    Point,
+    axis_values,
+    design_points,
+    distributions,
+    make_pruner,
+    make_sampler,
+    model_based,
+    suggest,
+)
+from sweeplab.spec import StudySpec, TrainParams
+from sweeplab.study import _interrupt
+from sweeplab.study._bridge import fold_members, group_data, mean_row, member_spec, merge_folds
+from sweeplab.study._budget import max_epochs, study_budget
+from sweeplab.study._loop import (
+    ATTR_CONFIG,
+    ATTR_OWNER,
+    ATTR_POINT,
+    ATTR_SEED,
+    Runner,
+    Running,
+    TrialSource,
+    counts,
+)
+from sweeplab.track import Tracker, make_trackers
+
+__all__ = ["FusedSource", "point_seed"]
+
+_log = logging.getLogger(__name__)
+
+Trainer = Callable[..., list[MemberResult]]
+
+
+def point_seed(study_seed: int, key: str) -> int:
+    """The seed of a planned point: its key hashed, so it does not depend on run order."""
+    digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+    return derive_seed(study_seed, digest)
+
+
+class FusedSource(TrialSource):
+    """Built-in MLP trials, asked as planned points or sampled, trained as fused groups."""
+
+    def __init__(
+        self,
+        spec: StudySpec,
+        dataset: Dataset,
+        device: torch.device,
+        folds: Sequence[tuple[Any, Any]] = (),
+    ) -> None:
+        self.spec = spec
+        self.dataset = dataset
+        self.device = device
+        self.dtype = torch.float64 if spec.study.dtype == "float64" else torch.float32
+        self.strategy = spec.search.strategy
+        self.points = design_points(spec)
+        self.budget = study_budget(spec, self.points)
+        self.directions = [spec.direction]
+        self.folds = list(folds)
+        self.n_folds = len(self.folds)
+        self.n_val = (
+            round(sum(len(va) for _, va in self.folds) / self.n_folds)
+            if self.folds
+            else dataset.n_val
+        )
+        self.group_data = group_data(dataset, device, self.dtype, self.folds)
+        self.groups_run = 0
+        self._dists = self._point_distributions()
+
+    # ---- Optuna ------------------------------------------------------------------
+
+    def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        return make_sampler(self.strategy, derive_seed(self.spec.study.seed, seed) % 2**32)
+
+    def pruner(self) -> optuna.pruners.BasePruner:
+        search = self.spec.search
+        return make_pruner(
+            self.strategy,
+            max(max_epochs(self.spec), 1),
+            search.min_resource,
+            search.reduction_factor,
+        )
+
+    def trackers(self, runner: Runner) -> list[Tracker]:
+        return make_trackers(
+            self.spec, runner.dir.root, self.dataset.n_features, self.dataset.n_classes
+        )
+
+    def ask_size(self) -> int:
+        if self.spec.search.group_size:
+            return self.spec.search.group_size
+        if model_based(self.strategy):
+            return max(1, min(8, self.budget // 5))
+        return 256
+
+    def after_budget(self, runner: Runner) -> None:
+        if self.spec.search.confirm_top:
+            from sweeplab.study._confirm import confirm_top
+
+            confirm_top(runner, self)
+
+    # ---- asking ------------------------------------------------------------------
+
+    def _point_distributions(self) -> dict[str, BaseDistribution]:
+        """One distribution per searched name, the same for every planned trial."""
+        space = self.spec.search.space
+        if self.strategy not in DESIGN_STRATEGIES:
+            return distributions(space)
+        flat = self.spec.params.flat()
+        out: dict[str, BaseDistribution] = {}
+        for name, dim in space.items():
+            values = list(axis_values(name, dim))
+            extra = [flat.get(name)] + [p.params[name] for p in self.points if name in p.params]
+            for value in extra:
+                if value is not None and not any(repr(v) == repr(value) for v in values):
+                    values.append(value)
+            out[name] = CategoricalDistribution(values)
+        return out
+
+    def _taken_points(self, runner: Runner) -> set[str]:
+        taken = set()
+        for t in runner.trials():
+            key = t.user_attrs.get(ATTR_POINT)
+            if key is not None and (
+                counts(t) or (t.state == TrialState.RUNNING and runner.alive(t))
+            ):
+                taken.add(key)
+        return taken
+
+    def _running(
+        self, trial: optuna.Trial, params: TrainParams, seed: int, point: Point | None
+    ) -> Running:
+        return Running(
+            trial,
+            params.flat(),
+            seed,
+            point_key=point.key if point else None,
+            point=point.params if point else {},
+            label=point.label if point else self.strategy,
+            config=params,
+        )
+
+    def _ask_point(self, runner: Runner, point: Point) -> Running:
+        """Create the planned trial, RUNNING and owned, in one storage write."""
+        dists = self._dists
+        fixed = {
+            k: v
+            for k, v in point.params.items()
+            if k in dists and dists[k]._contains(dists[k].to_internal_repr(v))
+        }
+        params = TrainParams.model_validate({**self.spec.params.model_dump(), **point.params})
+        seed = point_seed(self.spec.study.seed, point.key)
+        template = optuna.trial.create_trial(
+            state=TrialState.RUNNING,
+            params=fixed,
+            distributions={k: dists[k] for k in fixed},
+            user_attrs={
+                ATTR_OWNER: runner.owner,
+                ATTR_CONFIG: params.flat(),
+                ATTR_SEED: seed,
+                ATTR_POINT: point.key,
+            },
+        )
+        study = runner.study
+        trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
+        return self._running(optuna.Trial(study, trial_id), params, seed, point)
+
+    def ask(self, runner: Runner, n: int) -> list[Running]:
+        taken = self._taken_points(runner)
+        pending = [p for p in self.points if p.key not in taken]
+        asked = [self._ask_point(runner, point) for point in pending[:n]]
+        if self.strategy not in DESIGN_STRATEGIES:
+            for _ in range(n - len(asked)):
+                trial = runner.study.ask()
+                chosen = suggest(trial, self.spec.search.space, self.spec.params)
+                params = TrainParams.model_validate({**self.spec.params.model_dump(), **chosen})
+                seed = derive_seed(self.spec.study.seed, trial.number)
+                trial.set_user_attr(ATTR_OWNER, runner.owner)
+                trial.set_user_attr(ATTR_CONFIG, params.flat())
+                trial.set_user_attr(ATTR_SEED, seed)
+                asked.append(self._running(trial, params, seed, None))
+        return asked
+
+    # ---- training ----------------------------------------------------------------
+
+    def members(self, item: Running) -> list[MemberSpec]:
+        """The engine members of a trial: one per fold (itself, without folds)."""
+        return fold_members(member_spec(item.config, item.seed), self.n_folds)
+
+    def train(self, runner: Runner, batch: Sequence[Running]) -> None:
+        bases = [member_spec(item.config, item.seed) for item in batch]
+        for group in plan_groups(
+            bases,
+            self.dataset.n_features,
+            self.dataset.n_classes,
+            self.device,
+            cap=self.spec.search.group_size,
+            dtype=self.dtype,
+            unit=max(1, self.n_folds),
+        ):
+            items = [batch[i] for i in group]
+            members = [m for item in items for m in self.members(item)]
+            self.train_chunk(runner, items, members, train_group_splitting)
+
+    def finish(
+        self,
+        runner: Runner,
+        item: Running,
+        result: MemberResult,
+        group: str,
+        index: int = 0,
+        numbers: list[int] | None = None,
+        **extra: Any,
+    ) -> None:
+        """Record one trial from the engine's result."""
+        objective = None
+        if result.val is not None:
+            objective = result.val[self.spec.study.objective.removeprefix("val_")]
+        confusion = None
+        if result.val_confusion is not None:
+            confusion = {
+                "classes": list(self.dataset.classes),
+                "val": result.val_confusion,
+                "test": result.test_confusion,
+            }
+        runner.finish(
+            item,
+            result.state,
+            curves=result.curves,
+            confusion=confusion,
+            reason=result.reason,
+            objective=objective,
+            epochs_trained=result.epochs,
+            train_steps=result.train_steps,
+            val=result.val,
+            test=result.test,
+            duration_s=round(result.duration_s, 4),
+            group=group,
+            group_size=result.group_size,
+            group_index=index,
+            group_members=numbers or [item.trial.number],
+            n_val=self.n_val,
+            **extra,
+        )
+
+    def train_chunk(
+        self,
+        runner: Runner,
+        items: list[Running],
+        members: list[MemberSpec],
+        trainer: Trainer,
+    ) -> None:
+        """Train ``items`` as one group; ``members`` are their folds, ``n_folds`` per item."""
+        self.groups_run += 1
+        group = f"{runner.owner.replace(':', '-')}-{self.groups_run:04d}"
+        done: set[int] = set()
+        objective = self.spec.study.objective
+        numbers = [item.trial.number for item in items]
+        per = max(1, self.n_folds)
+        ended: dict[int, dict[int, MemberResult]] = {i: {} for i in range(len(items))}
+        for item in items:
+            for tracker in runner.trackers:
+                tracker.trial_started(item.trial.number, item.params, item.seed)
+
+        def on_epoch(epoch: int, reports: dict[int, dict[str, float]]) -> Iterable[int]:
+            _interrupt.check()
+            by_item: dict[int, list[int]] = {}
+            for m in reports:
+                by_item.setdefault(m // per, []).append(m)
+            pruned: list[int] = []
+            for i, ms in by_item.items():
+                if any(r.state == "failed" for r in ended[i].values()):
+                    pruned += ms
+                    continue
+                if len(ms) < per:
+                    continue
+                row = mean_row([reports[m] for m in ms])
+                trial = items[i].trial
+                for tracker in runner.trackers:
+                    tracker.epoch_logged(trial.number, row)
+                trial.report(row[objective], epoch)
+                if trial.should_prune():
+                    pruned += ms
+            return pruned
+
+        def on_end(m: int, result: MemberResult) -> None:
+            i = m // per
+            ended[i][m % per] = result
+            if len(ended[i]) < per:
+                return
+            done.add(i)
+            if per == 1:
+                self.finish(runner, items[i], result, group, i, numbers)
+            else:
+                merged, extra = merge_folds([ended[i][f] for f in range(per)], objective)
+                self.finish(runner, items[i], merged, group, i, numbers, **extra)
+            _interrupt.check()
+
+        try:
+            trainer(members, self.group_data, on_epoch=on_epoch, on_end=on_end, unit=per)
+        except KeyboardInterrupt:
+            for m, item in enumerate(items):
+                if m not in done:
+                    runner.interrupt(item)
+            raise
+        except Exception as exc:
+            _log.exception("group %s failed", group)
+            for m, item in enumerate(items):
+                if m not in done:
+                    reason = f"{type(exc).__name__}: {exc}"
+                    result = MemberResult(state="failed", reason=reason, group_size=len(items))
+                    self.finish(runner, item, result, group, m, numbers)

@@ -1,0 +1,347 @@
+"""The one study loop: ask a batch, let the trial source train it, record, tell.
+
+Every kind of trial (the built-in MLP, a ``[model] factory``, an Optuna
+objective or W&B ``train`` function) runs through :class:`Runner`, so
+workers, Ray, ``sweeplab worker``, trackers, resume and Ctrl-C behave the
+same for all of them. What differs lives in a :class:`TrialSource`: how
+trials are asked and how a batch of them is trained.
+
+Every trial is recorded on disk before it is told to Optuna, so a kill at
+any moment loses at most the trials in flight, and those are detected and
+re-run on resume.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeplab.spec import StudySpec
+from sweeplab.store import (
+    Heartbeat,
+    StudyDir,
+    TrialRecord,
+    claim_lock,
+    open_storage,
+    owner_alive,
+    read_record,
+    stored_trial_count,
+    write_trial,
+)
+from sweeplab.study import _interrupt
+from sweeplab.study._events import Callback, RunEvent
+from sweeplab.track import Tracker
+
+__all__ = [
+    "ATTR_CONFIG",
+    "ATTR_INTERRUPTED",
+    "ATTR_OWNER",
+    "ATTR_POINT",
+    "ATTR_REASON",
+    "ATTR_SEED",
+    "Runner",
+    "Running",
+    "TrialSource",
+    "counts",
+]
+
+_log = logging.getLogger(__name__)
+
+ATTR_CONFIG = "sweeplab.config"
+ATTR_SEED = "sweeplab.seed"
+ATTR_POINT = "sweeplab.point"
+ATTR_OWNER = "sweeplab.owner"
+ATTR_INTERRUPTED = "sweeplab.interrupted"
+ATTR_REASON = "sweeplab.reason"
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601, to the second."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def counts(trial: FrozenTrial) -> bool:
+    """Whether a trial uses up budget: finished, pruned or failed (not interrupted)."""
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return True
+    return trial.state == TrialState.FAIL and not trial.user_attrs.get(ATTR_INTERRUPTED)
+
+
+@dataclass
+class Running:
+    """A trial this process asked and now owns until it is finished or interrupted.
+
+    ``params`` are its flat parameters as recorded; ``config`` is whatever the
+    source needs to train it (the MLP's ``TrainParams``, for example).
+    """
+
+    trial: optuna.Trial
+    params: dict[str, Any]
+    seed: int
+    point_key: str | None = None
+    point: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+    config: Any = None
+    started_at: str = field(default_factory=now)
+
+
+class TrialSource(ABC):
+    """What a study's trials are and how a batch of them is trained.
+
+    Contract: :meth:`ask` creates up to ``n`` trials in ``runner.study``, each
+    RUNNING with ``ATTR_OWNER`` set to ``runner.owner`` in the same write or
+    right after, and returns them; :meth:`train` trains a batch and calls
+    :meth:`Runner.finish` exactly once for every trial it did not interrupt
+    (a ``KeyboardInterrupt`` it lets through interrupts the rest).
+    """
+
+    directions: list[Literal["maximize", "minimize"]]
+    budget: int
+
+    @abstractmethod
+    def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        """The Optuna sampler of a study whose storage already holds ``seed``-many trials."""
+
+    @abstractmethod
+    def pruner(self) -> optuna.pruners.BasePruner:
+        """The Optuna pruner (``NopPruner`` when the strategy does not prune)."""
+
+    @abstractmethod
+    def ask(self, runner: Runner, n: int) -> list[Running]:
+        """Create and own up to ``n`` new trials."""
+
+    @abstractmethod
+    def train(self, runner: Runner, batch: Sequence[Running]) -> None:
+        """Train ``batch``, finishing each trial through ``runner.finish``."""
+
+    def ask_size(self) -> int:
+        """How many trials to ask (and train together) at once."""
+        return 1
+
+    def trackers(self, runner: Runner) -> list[Tracker]:
+        """The trackers of the study (none by default)."""
+        return []
+
+    def after_budget(self, runner: Runner) -> None:  # noqa: B027 (optional hook)
+        """Work to do once the budget is spent (confirmation); runs under the claim lock."""
+
+
+class Runner:
+    """One process working on a study until its budget is used up."""
+
+    def __init__(
+        self,
+        spec: StudySpec,
+        root: Path,
+        source: TrialSource,
+        callback: Callback | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.spec = spec
+        self.dir = StudyDir(root)
+        self.source = source
+        self.callback = callback
+        self.timeout = timeout if timeout is not None else spec.search.timeout
+        self.total = source.budget
+        self.directions = source.directions
+        self.maximize = self.directions[0] == "maximize"
+        self.storage = open_storage(root, spec.study.storage)
+        existing = stored_trial_count(self.storage, spec.study.name)
+        self.study = optuna.create_study(
+            study_name=spec.study.name,
+            storage=self.storage,
+            directions=self.directions,
+            sampler=source.sampler(existing),
+            pruner=source.pruner(),
+            load_if_exists=True,
+        )
+        self.heartbeat = Heartbeat(root)
+        self.owner = self.heartbeat.owner
+        self.trackers: list[Tracker] = source.trackers(self)
+        self.timed_out = False
+
+    # ---- bookkeeping -------------------------------------------------------------
+
+    def trials(self) -> list[FrozenTrial]:
+        return self.study.get_trials(deepcopy=False)
+
+    def finished(self) -> int:
+        return sum(counts(t) for t in self.trials())
+
+    def best_value(self) -> float | None:
+        if len(self.directions) > 1:
+            return None
+        clean = [t.value for t in self.trials() if t.state == TrialState.COMPLETE]
+        values = [v for v in clean if v is not None]
+        if not values:
+            return None
+        return max(values) if self.maximize else min(values)
+
+    def alive(self, trial: FrozenTrial) -> bool:
+        """Whether the process that owns ``trial`` still works on the study."""
+        return owner_alive(self.dir.root, trial.user_attrs.get(ATTR_OWNER), self.owner)
+
+    def running_elsewhere(self) -> int:
+        return sum(t.state == TrialState.RUNNING and self.alive(t) for t in self.trials())
+
+    def recover(self) -> None:
+        """Settle trials left RUNNING by a process that died."""
+        for t in self.trials():
+            if t.state != TrialState.RUNNING or self.alive(t):
+                continue
+            trial_dir = self.dir.trial(t.number)
+            record = read_record(trial_dir) if (trial_dir / "record.json").exists() else None
+            if record is not None:
+                state = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(
+                    record.state, TrialState.FAIL
+                )
+                values = self._values(record) if state == TrialState.COMPLETE else None
+                self.study.tell(t.number, values, state=state, skip_if_finished=True)
+                _log.info("trial %d: recovered its finished record", t.number)
+            else:
+                shutil.rmtree(trial_dir, ignore_errors=True)
+                self.study._storage.set_trial_user_attr(t._trial_id, ATTR_INTERRUPTED, True)
+                self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+                _log.info("trial %d: interrupted by a dead process; it will run again", t.number)
+
+    def claim(self, asked: list[Running]) -> list[Running]:
+        """Optimistic claim: keep only the trials that no earlier trial beat.
+
+        The claim lock is an ``flock`` and only serializes processes on one
+        machine. Across machines sharing an RDB, two workers can create the
+        same grid point or overrun the budget at once; both then re-read the
+        storage, and the trial created first (lowest storage id) wins. A
+        loser is told FAIL with ``sweeplab.interrupted`` (not counted).
+        """
+        mine = {item.trial._trial_id for item in asked}
+        holders: set[str] = set()
+        kept_ids: set[int] = set()
+        rank = 0
+        for t in sorted(self.trials(), key=lambda t: t._trial_id):
+            live = counts(t) or (
+                t.state == TrialState.RUNNING
+                and (t._trial_id in mine or self.alive(t))
+                and not t.user_attrs.get(ATTR_INTERRUPTED)
+            )
+            key = t.user_attrs.get(ATTR_POINT)
+            if not live or (key is not None and key in holders) or rank >= self.total:
+                continue
+            rank += 1
+            if key is not None:
+                holders.add(key)
+            if t._trial_id in mine:
+                kept_ids.add(t._trial_id)
+        kept = [item for item in asked if item.trial._trial_id in kept_ids]
+        for item in asked:
+            if item.trial._trial_id not in kept_ids:
+                _log.info("trial %d: claimed elsewhere first; abandoned", item.trial.number)
+                self.interrupt(item)
+        return kept
+
+    # ---- ending trials -----------------------------------------------------------
+
+    def interrupt(self, item: Running) -> None:
+        """Give a trial back: FAIL with ``sweeplab.interrupted``, so it runs again."""
+        item.trial.set_user_attr(ATTR_INTERRUPTED, True)
+        self.study.tell(item.trial, state=TrialState.FAIL, skip_if_finished=True)
+
+    def _values(self, record: TrialRecord) -> list[float] | float | None:
+        return list(record.values) if record.values else record.objective
+
+    def finish(
+        self,
+        item: Running,
+        state: str,
+        *,
+        curves: Sequence[dict[str, float]] = (),
+        confusion: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> TrialRecord:
+        """Record a trial (``record.json`` last), hand it to the trackers, then tell Optuna.
+
+        ``fields`` are the :class:`~sweeplab.store.TrialRecord` fields the
+        source knows (metrics, group, epochs, values, ...).
+        """
+        record = TrialRecord(
+            number=item.trial.number,
+            state=state,
+            params=item.params,
+            seed=item.seed,
+            point=item.point,
+            point_key=item.point_key,
+            label=item.label or self.spec.search.strategy,
+            started_at=item.started_at,
+            finished_at=now(),
+            **fields,
+        )
+        trial_dir = self.dir.trial(record.number)
+        write_trial(trial_dir, record, list(curves), confusion)
+        files = {p.name: p for p in sorted(trial_dir.iterdir()) if p.is_file()}
+        for tracker in self.trackers:
+            tracker.trial_artifacts(record.number, files)
+            tracker.log_trial(record, list(curves))
+        if state == "complete":
+            self.study.tell(item.trial, self._values(record))
+        elif state == "pruned":
+            self.study.tell(item.trial, state=TrialState.PRUNED)
+        else:
+            item.trial.set_user_attr(ATTR_REASON, record.reason or "failed")
+            self.study.tell(item.trial, state=TrialState.FAIL)
+        if self.callback is not None:
+            self.callback(RunEvent("trial", self.finished(), self.total, self.best_value(), record))
+        return record
+
+    # ---- the loop ----------------------------------------------------------------
+
+    def loop(self) -> None:
+        """Work until the budget is used up (or ``search.timeout`` has passed)."""
+        try:
+            with self.heartbeat:
+                self._loop()
+        finally:
+            for tracker in self.trackers:
+                tracker.close()
+
+    def _out_of_time(self, start: float) -> bool:
+        if self.timeout is None or time.perf_counter() - start < self.timeout:
+            return False
+        if not self.timed_out:
+            _log.info("search.timeout of %g s reached: no new trials are started", self.timeout)
+        self.timed_out = True
+        return True
+
+    def _loop(self) -> None:
+        start = time.perf_counter()
+        with claim_lock(self.dir.root):
+            self.recover()
+        if self.callback is not None:
+            self.callback(RunEvent("start", self.finished(), self.total, self.best_value()))
+        while not self._out_of_time(start):
+            with claim_lock(self.dir.root):
+                todo = self.total - self.finished() - self.running_elsewhere()
+                n = min(todo, self.source.ask_size())
+                asked = self.source.ask(self, n) if n > 0 else []
+                batch = self.claim(asked) if asked else []
+            if not batch:
+                break
+            self.source.train(self, batch)
+            self.dir.write_summary(self.dir.records())
+            _interrupt.check()
+        self.dir.write_summary(self.dir.records())
+        if self.finished() >= self.total:
+            with claim_lock(self.dir.root):
+                self.source.after_budget(self)
+        if self.callback is not None:
+            self.callback(RunEvent("end", self.finished(), self.total, self.best_value()))
