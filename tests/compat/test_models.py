@@ -118,3 +118,54 @@ def test_factory_errors_fail_only_their_trials(runs: Path) -> None:
             assert r.state == "complete"
     wide = [r for r in records if r.params["units1"] > 8]
     assert all("too wide" in (r.reason or "") for r in wide)
+
+
+def _settable(member: MemberSpec, activation: str, lr: float) -> torch.nn.Module:
+    factory = load_callable(f"{FACTORIES}:settable")
+    config = {"units1": 8, "activation": activation, "lr": lr}
+    return build_module(factory, config, member.seeds()[0], 6, 3)
+
+
+def test_structure_key_sees_non_parameter_state() -> None:
+    m = MemberSpec(units=(8,), seed=1)
+    same = structure_key(_settable(m, "relu", 1e-3))
+    assert same == structure_key(_settable(m, "relu", 2e-3))
+    assert same != structure_key(_settable(m, "tanh", 1e-3))  # activation attribute and eps
+    assert same != structure_key(_settable(m, "relu", 0.05))  # a float attribute only
+    with pytest.raises(ValueError, match="share one structure"):
+        train_modules([_settable(m, "relu", 1e-3), _settable(m, "tanh", 1e-3)], [m, m], _data())
+
+
+@pytest.mark.slow
+def test_trials_differing_in_non_parameter_state_train_as_if_alone(runs: Path) -> None:
+    """Fused == alone (float64, 1e-9) when trials differ only in non-parameter settings."""
+
+    def spec(name: str, **search: object):  # type: ignore[no-untyped-def]
+        return make_spec(
+            name,
+            study={"dtype": "float64"},
+            model={"factory": f"{FACTORIES}:settable"},
+            params={"depth": 1, "units": 8, "epochs": 3, "batch_size": 16},
+            search={
+                "strategy": "grid",
+                "trials": 9,
+                "space": {"activation": ["relu", "tanh", "gelu"], "lr": [3e-3, 5e-3, 0.03]},
+                **search,
+            },
+        )
+
+    fused = run(spec("fused"), runs_dir=runs).records()
+    alone = run(spec("alone", group_size=1), runs_dir=runs).records()
+    assert len(fused) == len(alone) == 9
+    assert max(r.group_size for r in fused) > 1
+    by_params = {tuple(sorted(r.params.items())): r for r in alone}
+    for r in fused:
+        a = by_params[tuple(sorted(r.params.items()))]
+        assert r.state == a.state == "complete"
+        assert r.val is not None
+        assert a.val is not None
+        assert abs(r.val["loss"] - a.val["loss"]) <= 1e-9
+    groups: dict[str, set[tuple[str, bool]]] = {}
+    for r in fused:
+        groups.setdefault(r.group, set()).add((str(r.params["activation"]), r.params["lr"] < 0.01))
+    assert all(len(kinds) == 1 for kinds in groups.values())

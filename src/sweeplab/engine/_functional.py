@@ -38,12 +38,50 @@ _log = logging.getLogger(__name__)
 _EVAL_ROWS = 8192
 
 
+def _setting(value: Any) -> Any:
+    """A comparable stand-in for one non-parameter attribute of a module."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return tuple(_setting(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _setting(v)) for k, v in value.items()))
+    if isinstance(value, torch.Tensor):
+        return ("tensor", tuple(value.shape), value.detach().cpu().flatten().tolist()[:64])
+    if callable(value):
+        name = getattr(value, "__qualname__", None) or type(value).__qualname__
+        return ("callable", getattr(value, "__module__", None), name)
+    return ("object", type(value).__module__, type(value).__qualname__, repr(value)[:200])
+
+
 def structure_key(module: nn.Module) -> tuple[Any, ...]:
-    """Modules with equal keys can be stacked: same code, parameter names and shapes."""
+    """Modules with equal keys can be stacked: equal in everything but parameter values.
+
+    ``vmap(functional_call)`` runs one module's code with each member's
+    parameters, so everything else must be equal across members: the classes,
+    parameter and buffer names and shapes, and every non-parameter setting
+    (``extra_repr()``, e.g. a LayerNorm's ``eps`` or a Dropout's ``p``, and
+    the public attributes a ``forward`` may read, e.g. an activation
+    function kept as an attribute). Trials whose modules differ in any of it
+    train in separate groups instead of silently sharing member 0's settings.
+    """
     params = tuple((n, tuple(p.shape)) for n, p in module.named_parameters())
     buffers = tuple((n, tuple(b.shape)) for n, b in module.named_buffers())
-    kinds = tuple(type(m).__qualname__ for m in module.modules())
-    return (kinds, params, buffers)
+    settings = tuple(
+        (
+            name,
+            type(m).__module__,
+            type(m).__qualname__,
+            m.extra_repr(),
+            tuple(
+                (k, _setting(v))
+                for k, v in sorted(vars(m).items())
+                if not k.startswith("_") and not isinstance(v, nn.Module)
+            ),
+        )
+        for name, m in module.named_modules()
+    )
+    return (settings, params, buffers)
 
 
 class _ModuleStack:
