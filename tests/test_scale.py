@@ -236,3 +236,18 @@ def test_worker_needs_an_existing_study(tmp_path: Path) -> None:
     message = proc.stderr.read().decode()
     assert "study.toml" in message
     assert "Traceback" not in message
+
+
+@pytest.mark.slow
+def test_ray_backend_runs_an_objective_study(tmp_path: Path, ray_address: str) -> None:
+    """An Optuna objective on Ray calls the objective on the actors (not the built-in MLP)."""
+    target = f"{Path(__file__).parent / 'compat' / 'objectives' / 'quadratic.py'}:objective"
+    args = ["run", "--objective", target, "--set", "search.trials=8", "-q"]
+    proc = _sweeplab(tmp_path, *args, "--backend", "ray", "--address", ray_address)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    root = tmp_path / "runs" / "quadratic"
+    records = [json.loads(p.read_text()) for p in root.glob("trials/*/record.json")]
+    assert len(records) == 8
+    for r in records:
+        assert set(r["params"]) == {"x"}
+        assert r["objective"] == pytest.approx((r["params"]["x"] - 2) ** 2)

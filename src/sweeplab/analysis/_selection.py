@@ -160,9 +160,7 @@ def config_key(record: TrialRecord) -> str:
 
     Sampled trials have no point key, so each is its own configuration.
     """
-    if record.point_key:
-        return record.point_key.rsplit("#", 1)[0]
-    return f"trial {record.number}"
+    return record.config_key
 
 
 def config_scores(records: Sequence[TrialRecord], *, metric: str, n_val: int | None) -> list[Score]:

@@ -22,7 +22,7 @@ from sweeplab.store._provenance import (
 )
 from sweeplab.store._records import TrialRecord, read_curves, read_record, write_trial
 from sweeplab.store._storage import JOURNAL_FILE, open_storage, stored_trial_count
-from sweeplab.store._study_dir import Study, StudyDir, load_study, summary_frame
+from sweeplab.store._study_dir import Study, StudyDir, best_record, load_study, summary_frame
 from sweeplab.store._workers import Heartbeat, claim_lock, owner_alive
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Study",
     "StudyDir",
     "TrialRecord",
+    "best_record",
     "claim_lock",
     "collect_provenance",
     "confirmed_settings",

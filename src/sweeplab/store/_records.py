@@ -56,6 +56,17 @@ class TrialRecord:
     n_val: int | None = None
     folds: list[dict[str, Any]] | None = None
 
+    @property
+    def config_key(self) -> str:
+        """The configuration the trial ran: its point key without the ``#repeat``.
+
+        Seed repeats of one design point share it; sampled trials have no
+        point key, so each is its own configuration.
+        """
+        if self.point_key:
+            return self.point_key.rsplit("#", 1)[0]
+        return f"trial {self.number}"
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -17,7 +17,7 @@ from sweeplab.store._files import write_text
 from sweeplab.store._records import TrialRecord, read_record
 from sweeplab.store._storage import JOURNAL_FILE
 
-__all__ = ["Study", "StudyDir", "load_study", "summary_frame"]
+__all__ = ["Study", "StudyDir", "best_record", "load_study", "summary_frame"]
 
 _PARAM_ORDER = [p for p in param_names() if p != "units"]
 
@@ -120,6 +120,23 @@ def summary_frame(records: list[TrialRecord]) -> pd.DataFrame:
     return frame
 
 
+def best_record(records: list[TrialRecord], *, maximize: bool) -> TrialRecord | None:
+    """The first trial of the configuration with the best mean objective (see ``Study.best``)."""
+    groups: dict[str, list[TrialRecord]] = {}
+    for r in sorted(records, key=lambda r: r.number):
+        if r.state == "complete" and r.objective is not None:
+            groups.setdefault(r.config_key, []).append(r)
+    if not groups:
+        return None
+    sign = 1.0 if maximize else -1.0
+
+    def score(members: list[TrialRecord]) -> tuple[float, int]:
+        mean = sum(float(r.objective or 0.0) for r in members) / len(members)
+        return (sign * mean, -members[0].number)
+
+    return max(groups.values(), key=score)[0]
+
+
 class Study:
     """A study directory read back: its spec, records and summary table."""
 
@@ -148,12 +165,15 @@ class Study:
         return summary_frame(self.records())
 
     def best(self) -> TrialRecord | None:
-        """The complete trial with the best objective (validation, never test)."""
-        done = [r for r in self.records() if r.state == "complete" and r.objective is not None]
-        if not done:
-            return None
-        sign = 1.0 if self.spec.direction == "maximize" else -1.0
-        return max(done, key=lambda r: (sign * float(r.objective or 0.0), -r.number))
+        """The trial of the best configuration by validation objective (never test).
+
+        This is the one definition of "best" that ``status``, ``finalize``,
+        ``reproduce``, the report and confirmation share: seed repeats of one
+        configuration (``study.repeats > 1``) are ranked by their mean, and the
+        configuration's first trial stands for it; without repeats it is the
+        best trial. Ties go to the lower trial number.
+        """
+        return best_record(self.records(), maximize=self.spec.direction == "maximize")
 
 
 def load_study(path: str | Path) -> Study:
