@@ -207,9 +207,9 @@ def test_confirmed_winner_is_used(copy: Path, tmp_path: Path) -> None:
         final.card_md.read_text()
     )
 
-    # --trial wins over confirm.json; a winner of null falls back to the best trial.
+    # --trial wins over confirm.json; without confirm.json the best trial is used.
     assert finalize(copy, trial=best.number, seeds=1, out=tmp_path / "a").chosen_by == "user"
-    (copy / "confirm.json").write_text(json.dumps(_confirm(None, other)))
+    (copy / "confirm.json").unlink()
     fallback = finalize(copy, seeds=1, out=tmp_path / "b")
     assert (fallback.trial, fallback.chosen_by) == (best.number, "validation")
     summary = fallback.card["test"]["summary"]["accuracy"]
@@ -295,6 +295,11 @@ def _bad_confirm(copy: Path) -> list[str]:
     return []
 
 
+def _null_winner(copy: Path) -> list[str]:
+    (copy / "confirm.json").write_text(json.dumps(_confirm(None, 3)))
+    return []
+
+
 def _confirm_unknown(copy: Path) -> list[str]:
     (copy / "confirm.json").write_text(json.dumps(_confirm(999, 999)))
     return []
@@ -307,7 +312,8 @@ ERRORS = {
     "custom model": (_factory, "finalize supports only it"),
     "optuna objective": (_objective, "finalize supports only it"),
     "data changed": (_fingerprint, "data fingerprint must match"),
-    "bad confirm.json": (_bad_confirm, "'winner' must be a trial number"),
+    "bad confirm.json": (_bad_confirm, "confirm.json must be a confirmation file"),
+    "null winner": (_null_winner, "confirm.json must be a confirmation file"),
     "unknown winner": (_confirm_unknown, "confirm.json 'winner' must be a finished trial"),
 }
 

@@ -13,6 +13,7 @@ from sweeplab.store._confirmation import (
     write_confirmation,
 )
 from sweeplab.store._files import write_json, write_text
+from sweeplab.store._final import sha256_file, write_safetensors
 from sweeplab.store._lock import FlockLock
 from sweeplab.store._provenance import (
     collect_provenance,
@@ -47,11 +48,13 @@ __all__ = [
     "read_curves",
     "read_provenance",
     "read_record",
+    "sha256_file",
     "stored_trial_count",
     "summary_frame",
     "write_confirmation",
     "write_json",
     "write_provenance",
+    "write_safetensors",
     "write_text",
     "write_trial",
 ]

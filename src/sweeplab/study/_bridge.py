@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from torch import nn
 
 from sweeplab.data import Dataset, load_dataset
 from sweeplab.data._split import fold_indices
@@ -22,6 +23,7 @@ from sweeplab.errors import SpecError
 from sweeplab.spec import StudySpec, TrainParams
 
 __all__ = [
+    "ACTIVATION_MODULES",
     "Folds",
     "cross_validated",
     "fold_members",
@@ -33,6 +35,15 @@ __all__ = [
     "resolve_device",
     "study_folds",
 ]
+
+
+ACTIVATION_MODULES: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "sigmoid": nn.Sigmoid,
+}
+"""Each name of :data:`sweeplab.spec.ACTIVATIONS` as the ``nn.Module`` a plain model uses."""
 
 
 def resolve_device(name: str) -> torch.device:

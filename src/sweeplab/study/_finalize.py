@@ -18,35 +18,50 @@ be measured once, with the spread over seeds stated, so the number is honest.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
-import json
 import logging
-import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
-from scipy import stats
 from torch import nn
 
-from sweeplab.analysis import mean_ci
 from sweeplab.engine import (
-    METRIC_NAMES,
     GroupData,
-    MemberResult,
     configure_device,
     derive_seed,
     train_group,
 )
 from sweeplab.errors import StudyError
 from sweeplab.spec import StudySpec, TrainParams
-from sweeplab.store import Study, TrialRecord, collect_provenance, write_json, write_text
-from sweeplab.study._bridge import load_study_data, member_spec, resolve_device
+from sweeplab.store import (
+    Confirmation,
+    Study,
+    TrialRecord,
+    collect_provenance,
+    read_confirmation,
+    read_provenance,
+    sha256_file,
+    write_json,
+    write_safetensors,
+    write_text,
+)
+from sweeplab.study._bridge import (
+    ACTIVATION_MODULES,
+    load_study_data,
+    member_spec,
+    resolve_device,
+)
+from sweeplab.study._card import (
+    card_markdown,
+    describe_sequential,
+    test_summary,
+    usage_code,
+    wilson_interval,
+)
 
 __all__ = [
     "CARD_VERSION",
@@ -66,13 +81,6 @@ drawn apart from the search's: seed ``i`` of trial ``n`` is
 MIN_SEEDS = 3
 """Seeds trained when neither ``seeds`` nor ``study.repeats`` asks for more."""
 CARD_VERSION = 1
-_METRICS = (*METRIC_NAMES, "loss")
-_ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "gelu": nn.GELU,
-    "sigmoid": nn.Sigmoid,
-}
 
 
 class FinalizeError(StudyError):
@@ -98,32 +106,13 @@ class FinalModel:
 # ---- choosing the trial --------------------------------------------------------------
 
 
-def _read_confirm(path: Path) -> dict[str, Any] | None:
-    """``confirm.json`` as a dict, ``None`` when absent; malformed files are refused."""
-    if not path.exists():
+def _entry(confirm: Confirmation | None, number: int) -> dict[str, Any] | None:
+    """The confirmation entry of trial ``number`` for the card, if ``confirm.json`` lists it."""
+    if confirm is None or number not in {c.trial for c in confirm.candidates}:
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise FinalizeError(
-            f"{path} must be JSON written by the confirmation step, but it cannot be read: {exc}"
-        ) from None
-    if not isinstance(data, dict):
-        raise FinalizeError(f"{path} must hold a JSON object, but got {type(data).__name__}")
-    winner = data.get("winner")
-    if winner is not None and (isinstance(winner, bool) or not isinstance(winner, int)):
-        raise FinalizeError(f"{path} 'winner' must be a trial number, but got {winner!r}")
-    return data
-
-
-def _candidate(confirm: dict[str, Any] | None, number: int) -> dict[str, Any] | None:
-    """The confirmation entry of trial ``number``, if ``confirm.json`` has one."""
-    if confirm is None or not isinstance(confirm.get("candidates"), list):
-        return None
-    for entry in confirm["candidates"]:
-        if isinstance(entry, dict) and entry.get("trial") == number:
-            return entry
-    return None
+    entry: dict[str, Any] = dataclasses.asdict(confirm.candidate(number))
+    entry["confirm_values"] = list(entry["confirm_values"])
+    return entry
 
 
 def _choose(
@@ -132,23 +121,19 @@ def _choose(
     """The trial to finalize, how it was chosen, a sentence saying why, and its
     confirmation entry (when ``confirm.json`` lists it)."""
     objective = study.spec.study.objective
-    confirm_path = study.dir.confirmation
-    confirm = _read_confirm(confirm_path)
+    try:
+        confirm = read_confirmation(study.dir.confirmation)
+    except StudyError as exc:
+        raise FinalizeError(str(exc)) from None
     if trial is not None:
         number, chosen_by, why = trial, "user", f"trial {trial} was chosen by the user (--trial)"
-    elif confirm is not None and confirm.get("winner") is not None:
-        number = int(confirm["winner"])
+    elif confirm is not None:
+        number = confirm.winner
         chosen_by = "confirmed"
-        value = (_candidate(confirm, number) or {}).get("confirm_value")
-        detail = (
-            f" (confirmation {objective} {value:.4f} on fresh folds and seeds)"
-            if isinstance(value, (int, float))
-            else ""
-        )
+        value = confirm.candidate(number).confirm_value
+        detail = f" (confirmation {objective} {value:.4f} on fresh folds and seeds)"
         why = f"trial {number} is the confirmed winner of confirm.json{detail}"
     else:
-        if confirm is not None:
-            _log.warning("%s names no winner; using the best trial by validation", confirm_path)
         best = study.best()
         if best is None:
             raise FinalizeError(
@@ -166,7 +151,7 @@ def _choose(
         raise FinalizeError(
             f"{label} must be a complete trial, but got trial {number}, which is {record.state}"
         )
-    entry = _candidate(confirm, number)
+    entry = _entry(confirm, number)
     listed = entry.get("params") if entry else None
     if isinstance(listed, dict) and any(record.params.get(k) != v for k, v in listed.items()):
         _log.warning("confirm.json lists other params for trial %d than its record", number)
@@ -187,71 +172,7 @@ def _check_supported(spec: StudySpec, record: TrialRecord) -> None:
         )
 
 
-# ---- statistics ----------------------------------------------------------------------
-
-
-def _wilson(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (well behaved near 0 and 1)."""
-    if n <= 0:
-        return math.nan, math.nan
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _finite(value: float) -> float | None:
-    """JSON-safe: ``None`` for a value that is not estimable (``nan``)."""
-    return value if math.isfinite(value) else None
-
-
-def _test_summary(done: list[MemberResult]) -> dict[str, dict[str, Any]]:
-    """Per metric: mean over seeds with a two-sided 95% t interval, clipped to the
-    metric's range ([0, 1]; a loss is only >= 0), since a t interval is not bounded."""
-    out: dict[str, dict[str, Any]] = {}
-    for name in _METRICS:
-        ci = mean_ci([float((r.test or {})[name]) for r in done])
-        top = math.inf if name == "loss" else 1.0
-        out[name] = {
-            "mean": _finite(ci.value),
-            "low": _finite(max(0.0, ci.low) if math.isfinite(ci.low) else ci.low),
-            "high": _finite(min(top, ci.high) if math.isfinite(ci.high) else ci.high),
-            "n": ci.n,
-        }
-    return out
-
-
-# ---- files -----------------------------------------------------------------------------
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_safetensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """``save_file`` to a temporary file, fsync, rename: readers never see half a file.
-
-    ``meta`` goes in as one ``"sweeplab"`` JSON string with sorted keys: safetensors
-    writes metadata keys in hash-map order, so a single key keeps the bytes (and
-    the card's sha256) the same every time the same weights are saved.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"sweeplab": json.dumps(meta, sort_keys=True)})
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+# ---- the plain model ---------------------------------------------------------------------
 
 
 def _sequential(
@@ -261,173 +182,11 @@ def _sequential(
     layers: list[nn.Module] = []
     for i in range(len(dims) - 1):
         if i:
-            layers.append(_ACTIVATIONS[activation]())
+            layers.append(ACTIVATION_MODULES[activation]())
         layers.append(nn.Linear(dims[i], dims[i + 1]))
     model = nn.Sequential(*layers).to(dtype)
     model.load_state_dict(state)
     return model.eval()
-
-
-def _describe(dims: list[int], activation: str) -> str:
-    """The architecture as the Python expression that builds it (``from torch import nn``)."""
-    act = _ACTIVATIONS[activation].__name__
-    parts = [
-        f"nn.Linear({dims[i]}, {dims[i + 1]})" + (f", nn.{act}()" if i < len(dims) - 2 else "")
-        for i in range(len(dims) - 1)
-    ]
-    return f"nn.Sequential({', '.join(parts)})"
-
-
-# ---- the model card ------------------------------------------------------------------
-
-
-def _fmt(value: Any, spec: str = ".4f") -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return format(value, spec) if isinstance(value, float) else str(value)
-
-
-def _usage(card: dict[str, Any]) -> str:
-    arch = card["architecture"]
-    scaled = card["data"]["scale"] != "none"
-    lines = [
-        "import torch",
-        "from safetensors.torch import load_file",
-        "from torch import nn",
-        "",
-        'state = load_file("model.safetensors")',
-    ]
-    if scaled:
-        lines.append('shift, spread = state.pop("scaler.shift"), state.pop("scaler.spread")')
-    lines.append(f"model = {arch['sequential']}")
-    if arch["dtype"] == "float64":
-        lines.append("model = model.double()")
-    lines.append("model.load_state_dict(state)")
-    features = "torch.as_tensor(x_raw, dtype=torch.float32)"
-    if scaled:
-        features = f"({features} - shift) / spread"
-    if arch["dtype"] == "float64":  # scaled in float32 as the study was, then cast
-        features = f"({features}).double()"
-    lines.append(f"x = {features}  # x_raw: (n, {arch['layers'][0]}) raw features")
-    lines.append("predicted = model.eval()(x).argmax(1)  # index into the card's classes")
-    return "\n".join(lines)
-
-
-def _markdown(card: dict[str, Any]) -> str:
-    """The card as Markdown, for people; ``model_card.json`` holds the same facts."""
-    data, arch, test, val = card["data"], card["architecture"], card["test"], card["validation"]
-    seeds = card["seeds"]
-    lines = [
-        f"# Model card: {card['study']}, trial {card['trial']}",
-        "",
-        f"Trained by `sweeplab finalize` at {card['created_at']}.",
-        "",
-        "## Choice",
-        "",
-        f"{card['why'][0].upper()}{card['why'][1:]}.",
-        "",
-    ]
-    se = f" ± {val['se']:.4g} (SE)" if val.get("se") is not None else ""
-    n_val = f", n_val = {val['n_val']}" if val.get("n_val") is not None else ""
-    if val.get("folds"):
-        n_val += f" per fold, {val['folds']} folds"
-    lines.append(f"Search score: {val['metric']} = {_fmt(val['value'])}{se}{n_val} (validation).")
-    confirm = card.get("confirm")
-    if confirm:
-
-        def se_text(value: Any) -> str:
-            return f" ± {value:.4g} (SE)" if isinstance(value, (int, float)) else ""
-
-        trials = confirm.get("trials")
-        pooled = f" over trials {trials}" if isinstance(trials, list) and len(trials) > 1 else ""
-        lines.append(
-            f"Confirmation on fresh folds and seeds: {_fmt(confirm.get('confirm_value'))}"
-            f"{se_text(confirm.get('confirm_se'))}, rank {confirm.get('confirm_rank') or 'n/a'}; "
-            f"search{pooled}: {_fmt(confirm.get('search_value'))}"
-            f"{se_text(confirm.get('search_se'))}, rank {confirm.get('search_rank') or 'n/a'}."
-        )
-    lines += [
-        "",
-        "## Model",
-        "",
-        f"`{arch['sequential']}` in {arch['dtype']}; dropout {arch['dropout']} during training "
-        f"only. `model.safetensors` holds seed index {card['model_seed_index']}.",
-        "",
-        "| parameter | value |",
-        "|---|---|",
-        *(f"| {k} | {v} |" for k, v in card["config"].items()),
-        "",
-        "## Data",
-        "",
-        f"- dataset: {data['name']} ({data['source']}), fingerprint `{data['fingerprint']}`",
-        f"- split: train {data['n_train']}, val {data['n_val']}, test {data['n_test']}; "
-        f"trained on train+val = {data['n_fit']} samples",
-        f"- {data['n_features']} features, scaled with `{data['scale']}` "
-        "(train statistics of the study's split, stored as `scaler.*`)",
-        f"- classes: {', '.join(data['classes'])}",
-        "",
-        "## Test metrics",
-        "",
-        f"Measured once on the {data['n_test']} held-out test samples, for {len(seeds)} seeds. "
-        "95% CI: Student t over seeds, clipped to the metric's range.",
-        "",
-        "| metric | mean | 95% CI | " + " | ".join(f"seed {i}" for i in range(len(seeds))) + " |",
-        "|---|---|---|" + "---|" * len(seeds),
-    ]
-    for name, row in test["summary"].items():
-        per_seed = [_fmt((s.get("test") or {}).get(name)) for s in test["per_seed"]]
-        ci = f"[{_fmt(row['low'])}, {_fmt(row['high'])}]"
-        lines.append(f"| {name} | {_fmt(row['mean'])} | {ci} | " + " | ".join(per_seed) + " |")
-    wilson = test["accuracy_wilson"]
-    lines += [
-        "",
-        f"Accuracy pooled over seeds: {wilson['correct']}/{wilson['n']} = "
-        f"{_fmt(wilson['value'])}, Wilson 95% CI [{_fmt(wilson['low'])}, "
-        f"{_fmt(wilson['high'])}] (treats predictions as independent; the seeds share "
-        "one test set, so this is narrower than a fresh test set would justify).",
-        "",
-        "| seed index | seed | state | fit accuracy (train+val) |",
-        "|---|---|---|---|",
-        *(
-            f"| {s['index']} | {s['seed']} | {s['state']} | "
-            f"{_fmt((s.get('fit') or {}).get('accuracy'))} |"
-            for s in test["per_seed"]
-        ),
-        "",
-        "## Files",
-        "",
-        *(
-            f"- `{name}`: sha256 `{info['sha256']}` ({info['bytes']} bytes)"
-            for name, info in card["files"].items()
-        ),
-        "",
-        "`model.safetensors` is the state dict of the `nn.Sequential` above "
-        "(`0.weight` is `(out, in)` like `nn.Linear`)"
-        + (" plus `scaler.shift` and `scaler.spread`" if data["scale"] != "none" else "")
-        + "; `seeds.safetensors` holds every seed as `seed{i}.0.weight`, ...",
-        "",
-        "```python",
-        _usage(card),
-        "```",
-        "",
-        "## Provenance",
-        "",
-    ]
-    for label, prov in (
-        ("study", card["provenance"]["study"]),
-        ("final", card["provenance"]["final"]),
-    ):
-        versions = ", ".join(f"{k} {v}" for k, v in sorted((prov.get("versions") or {}).items()))
-        platform = prov.get("platform") or {}
-        git = prov.get("git") or {}
-        git_text = f"{git.get('commit', 'n/a')}{' (dirty)' if git.get('dirty') else ''}"
-        lines += [
-            f"- {label}: {prov.get('created_at', 'n/a')}; {platform.get('cpu', 'n/a')}, "
-            f"device {platform.get('device', 'n/a')}, gpu {platform.get('gpu') or 'none'}; "
-            f"git {git_text}",
-            f"  - versions: {versions}",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 # ---- finalize --------------------------------------------------------------------------
@@ -467,18 +226,7 @@ def finalize(
     records = {r.number: r for r in study.records()}
     record, chosen_by, why, confirm_entry = _choose(study, records, trial)
     _check_supported(spec, record)
-    if not study.dir.provenance.exists():
-        raise FinalizeError(
-            f"study directory must hold provenance.json, but {study.dir.provenance} was not found"
-        )
-    try:
-        provenance = json.loads(study.dir.provenance.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise FinalizeError(
-            f"{study.dir.provenance} must be the study's provenance JSON, but cannot be read: {exc}"
-        ) from None
-    if not isinstance(provenance, dict):
-        raise FinalizeError(f"{study.dir.provenance} must hold a JSON object, but does not")
+    provenance = read_provenance(study.dir.provenance)
     _log.info("finalizing trial %d of %s (%s), %d seeds", record.number, study.name, why, n_seeds)
 
     dataset = load_study_data(spec)
@@ -545,20 +293,20 @@ def finalize(
         "study": study.name,
         "trial": record.number,
         "seed_index": first,
-        "architecture": _describe(dims, params.activation),
+        "architecture": describe_sequential(dims, params.activation),
         "dtype": spec.study.dtype,
         "card": "model_card.json",
     }
-    _write_safetensors(model_path, {**first_result.weights, **scaler}, meta)
+    write_safetensors(model_path, {**first_result.weights, **scaler}, meta)
     every = {
         f"seed{i}.{name}": tensor for i, r in done for name, tensor in (r.weights or {}).items()
     }
-    _write_safetensors(seeds_path, {**every, **scaler}, {**meta, "seed_index": "all"})
+    write_safetensors(seeds_path, {**every, **scaler}, {**meta, "seed_index": "all"})
 
     completed = [r for _, r in done]
     correct = sum(sum(row[j] for j, row in enumerate(r.test_confusion or [])) for r in completed)
     pooled = len(completed) * dataset.n_test
-    low, high = _wilson(correct, pooled)
+    low, high = wilson_interval(correct, pooled)
     study_prov = {k: provenance.get(k) for k in ("created_at", "versions", "platform", "git")}
     current = collect_provenance(seed=spec.study.seed, data={}, device=str(device))
     now = {k: current[k] for k in ("created_at", "versions", "platform", "git")}
@@ -574,7 +322,7 @@ def finalize(
             "layers": dims,
             "activation": params.activation,
             "dropout": params.dropout,
-            "sequential": _describe(dims, params.activation),
+            "sequential": describe_sequential(dims, params.activation),
             "dtype": spec.study.dtype,
         },
         "data": {
@@ -616,7 +364,7 @@ def finalize(
                 }
                 for i, r in enumerate(results)
             ],
-            "summary": _test_summary(completed),
+            "summary": test_summary(completed),
             "accuracy_wilson": {
                 "correct": int(correct),
                 "n": pooled,
@@ -627,16 +375,16 @@ def finalize(
             "reloaded_accuracy": reloaded,
         },
         "files": {
-            p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
+            p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
             for p in (model_path, seeds_path)
         },
         "provenance": {"study": study_prov, "final": now},
     }
     card["provenance"]["model_sha256"] = card["files"]["model.safetensors"]["sha256"]
-    card["usage"] = _usage(card)
+    card["usage"] = usage_code(card)
     card_json, card_md = target / "model_card.json", target / "model_card.md"
     write_json(card_json, card)
-    write_text(card_md, _markdown(card))
+    write_text(card_md, card_markdown(card))
     _log.info("wrote %s", target)
     return FinalModel(
         out=target,
