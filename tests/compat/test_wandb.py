@@ -250,7 +250,7 @@ def test_bad_sweeps_say_what_is_wrong(sweep: dict[str, object], message: str) ->
 
 
 def test_grid_sampler_space_is_optuna_compatible() -> None:
-    from sweeplab.compat._wandb import grid_space
+    from sweeplab.compat import grid_space
 
     raw = load_sweep(SWEEPS / "function_grid.yaml")
     space = grid_space(raw["parameters"])

@@ -8,5 +8,6 @@ feature and int64 label tensors with stratified train/val/test splits.
 from sweeplab.data._dataset import Dataset
 from sweeplab.data._load import load_dataset
 from sweeplab.data._registry import DATASETS
+from sweeplab.data._split import fold_indices
 
-__all__ = ["DATASETS", "Dataset", "load_dataset"]
+__all__ = ["DATASETS", "Dataset", "fold_indices", "load_dataset"]

@@ -29,7 +29,7 @@ from sweeplab.engine._member import MemberResult, MemberSpec
 from sweeplab.engine._metrics import confusion, metrics_from_confusion
 from sweeplab.engine._optim import StackedOptimizer, make_optimizer
 
-__all__ = ["EndCallback", "EpochCallback", "GroupData", "train_group"]
+__all__ = ["ACTIVATION_FUNCTIONS", "EndCallback", "EpochCallback", "GroupData", "train_group"]
 
 _log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ EpochCallback = Callable[[int, dict[int, dict[str, float]]], Iterable[int]]
 EndCallback = Callable[[int, MemberResult], None]
 """Called once per member as soon as it has finished, been pruned or failed."""
 
-_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+ACTIVATION_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": torch.relu,
     "tanh": torch.tanh,
     "gelu": F.gelu,
@@ -105,7 +105,7 @@ class _Stack:
     ) -> None:
         first = members[0]
         self.depth = first.depth
-        self.act = _ACTIVATIONS[first.activation]
+        self.act = ACTIVATION_FUNCTIONS[first.activation]
         k = len(members)
         hidden = [max(m.units[i] for m in members) for i in range(self.depth)]
         dims = [n_features, *hidden, n_classes]

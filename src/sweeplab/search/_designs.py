@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sweeplab.search._space import active_names, axis_values, grid_points, is_active
-from sweeplab.spec import StudySpec
+from sweeplab.spec import PLANNED_STRATEGIES, StudySpec
 
 __all__ = ["DESIGN_STRATEGIES", "Point", "design_points"]
 
-DESIGN_STRATEGIES = frozenset({"grid", "ofat"})
+DESIGN_STRATEGIES = PLANNED_STRATEGIES
+"""Strategies whose trials are planned design points (see ``spec.STRATEGY_TRAITS``)."""
 
 
 @dataclass(frozen=True)

@@ -8,29 +8,30 @@ import optuna
 from optuna.pruners import BasePruner, HyperbandPruner, NopPruner, SuccessiveHalvingPruner
 from optuna.samplers import BaseSampler
 
-__all__ = ["make_pruner", "make_sampler", "model_based"]
+from sweeplab.spec import STRATEGY_TRAITS
 
-_MODEL_BASED = frozenset({"tpe", "gp", "cmaes", "bohb"})
+__all__ = ["make_pruner", "make_sampler", "model_based"]
 
 
 def model_based(strategy: str) -> bool:
     """Whether the strategy learns from finished trials (so asks in small batches)."""
-    return strategy in _MODEL_BASED
+    return STRATEGY_TRAITS[strategy].model_based
 
 
 def make_sampler(strategy: str, seed: int) -> BaseSampler:
     """The Optuna sampler behind ``strategy``, seeded."""
-    if strategy in ("tpe", "bohb"):
+    family = STRATEGY_TRAITS[strategy].sampler
+    if family == "tpe":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.samplers.TPESampler(
                 seed=seed, multivariate=True, group=True, constant_liar=True
             )
-    if strategy == "gp":
+    if family == "gp":
         return optuna.samplers.GPSampler(seed=seed)
-    if strategy == "cmaes":
+    if family == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    if strategy == "sobol":
+    if family == "sobol":
         return optuna.samplers.QMCSampler(
             qmc_type="sobol", scramble=True, seed=seed, warn_independent_sampling=False
         )
@@ -50,8 +51,9 @@ def make_pruner(
     """
     low = min_resource or 1
     eta = reduction_factor or 3
-    if strategy in ("hyperband", "bohb") and max_epochs > low:
+    kind = STRATEGY_TRAITS[strategy].pruner
+    if kind == "hyperband" and max_epochs > low:
         return HyperbandPruner(min_resource=low, max_resource=max_epochs, reduction_factor=eta)
-    if strategy == "asha" and max_epochs > low:
+    if kind == "halving" and max_epochs > low:
         return SuccessiveHalvingPruner(min_resource=low, reduction_factor=eta)
     return NopPruner()

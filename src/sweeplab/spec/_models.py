@@ -32,8 +32,10 @@ from sweeplab.spec._names import (
     MAX_SEED,
     METRICS,
     OPTIMIZERS,
+    PLANNED_STRATEGIES,
     STRATEGIES,
 )
+from sweeplab.spec._section import ModelSpec, ObjectiveSpec, Section, TrackSpec
 
 __all__ = [
     "DataSpec",
@@ -55,11 +57,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 Scalar = bool | int | float | str
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class StudySection(_Section):
+class StudySection(Section):
     """What the study is called, how it is seeded and what it optimizes."""
 
     name: str
@@ -104,7 +102,7 @@ class StudySection(_Section):
         return "minimize" if self.objective.endswith("_loss") else "maximize"
 
 
-class DataSpec(_Section):
+class DataSpec(Section):
     """Which data to train on and how to split and scale it.
 
     ``cv = k`` scores every trial by stratified k-fold cross-validation on
@@ -145,7 +143,7 @@ class DataSpec(_Section):
         return self
 
 
-class TrainParams(_Section):
+class TrainParams(Section):
     """One trial's training configuration; ``[params]`` is the study's baseline.
 
     ``units`` is the width of every hidden layer; ``units1`` .. ``units8`` set
@@ -197,7 +195,7 @@ def param_names() -> tuple[str, ...]:
     return (*_FIELDS, *(f"units{i}" for i in range(1, MAX_DEPTH + 1)))
 
 
-class Range(_Section):
+class Range(Section):
     """A numeric range to sample from: ``{ low = 1e-5, high = 1e-1, log = true }``."""
 
     low: float
@@ -221,7 +219,7 @@ class Range(_Section):
 Dimension = Range | list[Scalar]
 
 
-class SearchSpec(_Section):
+class SearchSpec(Section):
     """How trials are chosen: a strategy, a budget and a space.
 
     ``timeout`` (seconds, as Optuna's ``timeout``) stops starting new trials once
@@ -256,84 +254,7 @@ class SearchSpec(_Section):
         return value
 
 
-class TrackSpec(_Section):
-    """Where trials are logged besides the study directory.
-
-    ``mlflow`` is ``true`` for ``sqlite:///runs/<study>/mlflow.db`` (or
-    ``MLFLOW_TRACKING_URI`` when set), or a tracking URI that wins over both.
-    ``wandb`` is ``false``, ``"offline"`` (``true`` means offline; no account
-    needed, ``wandb sync`` later) or ``"online"``. ``project`` names the W&B
-    project and the MLflow experiment; it defaults to the study name.
-    """
-
-    tensorboard: bool = True
-    mlflow: bool | str = False
-    wandb: bool | Literal["offline", "online"] = False
-    project: str | None = None
-    entity: str | None = None
-
-    @field_validator("mlflow", mode="before")
-    @classmethod
-    def _check_mlflow(cls, value: Any) -> Any:
-        if isinstance(value, bool) or (isinstance(value, str) and value.strip()):
-            return value
-        raise ValueError("must be true, false or a tracking URI")
-
-    @field_validator("wandb", mode="before")
-    @classmethod
-    def _check_wandb(cls, value: Any) -> Any:
-        if value is True:
-            return "offline"
-        if value is False or value in ("offline", "online"):
-            return value
-        raise ValueError('must be false, true, "offline" or "online"')
-
-    @field_validator("project")
-    @classmethod
-    def _check_project(cls, value: str | None) -> str | None:
-        if value is not None and (not value.strip() or "/" in value):
-            raise ValueError("must be a non-empty name without '/'")
-        return value
-
-
-_TARGET = re.compile(r"^[^:]+:[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class ObjectiveSpec(_Section):
-    """A user's own objective: ``objective = "file.py:objective"`` or ``"module:function"``.
-
-    ``kind = "optuna"`` calls ``function(trial)`` unmodified; ``kind = "wandb"``
-    calls ``function(config)`` with a config sampled from ``parameters`` (a W&B
-    sweep's parameter block) and reads ``metric`` from what it returns.
-    """
-
-    target: str
-    kind: Literal["optuna", "wandb"] = "optuna"
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    metric: str | None = None
-
-    @field_validator("target")
-    @classmethod
-    def _check_target(cls, value: str) -> str:
-        if not _TARGET.match(value):
-            raise ValueError("must be 'path/to/file.py:function' or 'module:function'")
-        return value
-
-
-class ModelSpec(_Section):
-    """A custom model: ``factory = "module:function"`` returns an ``nn.Module`` for a config."""
-
-    factory: str | None = None
-
-    @field_validator("factory")
-    @classmethod
-    def _check_factory(cls, value: str | None) -> str | None:
-        if value is not None and not _TARGET.match(value):
-            raise ValueError("must be 'path/to/file.py:function' or 'module:function'")
-        return value
-
-
-class StudySpec(_Section):
+class StudySpec(Section):
     """A whole, validated study file with every default filled in."""
 
     study: StudySection
@@ -352,7 +273,7 @@ class StudySpec(_Section):
     @model_validator(mode="after")
     def _check_cross(self) -> StudySpec:
         _check_space_values(self)
-        if self.search.strategy in ("grid", "ofat") and any(
+        if self.search.strategy in PLANNED_STRATEGIES and any(
             isinstance(d, Range) and d.step is None and not _is_int_range(k, d)
             for k, d in self.search.space.items()
         ):

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from sweeplab.errors import SpecError
 from sweeplab.spec._load import spec_from_dict
 from sweeplab.spec._models import StudySpec
+from sweeplab.spec._names import PLANNED_STRATEGIES, SAMPLED_STRATEGIES, STRATEGY_TRAITS
 from sweeplab.spec._targets import absolute_target
 
 __all__ = ["directions_of", "objective_spec", "resolve_objective", "with_absolute_target"]
@@ -64,21 +65,16 @@ def resolve_objective(spec: StudySpec) -> StudySpec:
     if spec.study.direction == "auto" and not spec.study.directions:
         spec = spec.model_copy(deep=True)
         spec.study.direction = "minimize"
-    if spec.search.strategy in ("grid", "ofat") and kind == "optuna":
+    if spec.search.strategy in PLANNED_STRATEGIES and kind == "optuna":
         raise SpecError(
-            f"search.strategy must be a sampler (random, sobol, tpe, gp, cmaes, hyperband, asha, "
-            f"bohb) for an Optuna objective, but got {spec.search.strategy!r}: the objective "
+            f"search.strategy must be a sampler ({', '.join(SAMPLED_STRATEGIES)}) "
+            f"for an Optuna objective, but got {spec.search.strategy!r}: the objective "
             "defines its own space"
         )
-    if spec.study.directions and spec.search.strategy in (
-        "gp",
-        "cmaes",
-        "hyperband",
-        "asha",
-        "bohb",
-    ):
+    if spec.study.directions and not STRATEGY_TRAITS[spec.search.strategy].multi_objective:
+        able = ", ".join(k for k, t in STRATEGY_TRAITS.items() if t.multi_objective)
         raise SpecError(
-            "search.strategy must be random, sobol or tpe for a multi-objective study, "
+            f"search.strategy must be one of {able} for a multi-objective study, "
             f"but got {spec.search.strategy!r}"
         )
     return spec

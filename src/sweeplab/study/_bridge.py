@@ -16,8 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sweeplab.data import Dataset, load_dataset
-from sweeplab.data._split import fold_indices
+from sweeplab.data import Dataset, fold_indices, load_dataset
 from sweeplab.engine import GroupData, MemberResult, MemberSpec, derive_seed
 from sweeplab.errors import SpecError
 from sweeplab.spec import StudySpec, TrainParams

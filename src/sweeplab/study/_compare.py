@@ -49,7 +49,7 @@ def compare_specs(
     Repeat ``k`` uses seed ``study.seed + k`` for every strategy (paired seeds).
     For ``grid`` a continuous range becomes 8 values spanning it.
     """
-    unknown = [s for s in strategies if s not in STRATEGIES or s == "ofat"]
+    unknown = [s for s in strategies if s not in STRATEGIES or s == "ofat"]  # ofat: no budget
     if unknown:
         raise SpecError(
             f"--strategies must be names from {', '.join(s for s in STRATEGIES if s != 'ofat')}, "

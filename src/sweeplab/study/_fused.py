@@ -40,9 +40,9 @@ from sweeplab.search import (
     suggest,
 )
 from sweeplab.spec import StudySpec, TrainParams
-from sweeplab.study import _interrupt
 from sweeplab.study._bridge import fold_members, group_data, mean_row, member_spec, merge_folds
 from sweeplab.study._budget import max_epochs, study_budget
+from sweeplab.study._interrupt import check as check_interrupt
 from sweeplab.study._loop import (
     ATTR_CONFIG,
     ATTR_OWNER,
@@ -293,7 +293,7 @@ class FusedSource(TrialSource):
                 tracker.trial_started(item.trial.number, item.params, item.seed)
 
         def on_epoch(epoch: int, reports: dict[int, dict[str, float]]) -> Iterable[int]:
-            _interrupt.check()
+            check_interrupt()
             by_item: dict[int, list[int]] = {}
             for m in reports:
                 by_item.setdefault(m // per, []).append(m)
@@ -324,7 +324,7 @@ class FusedSource(TrialSource):
             else:
                 merged, extra = merge_folds([ended[i][f] for f in range(per)], objective)
                 self.finish(runner, items[i], merged, group, i, numbers, **extra)
-            _interrupt.check()
+            check_interrupt()
 
         try:
             trainer(members, self.group_data, on_epoch=on_epoch, on_end=on_end, unit=per)

@@ -38,8 +38,8 @@ from sweeplab.store import (
     stored_trial_count,
     write_trial,
 )
-from sweeplab.study import _interrupt
 from sweeplab.study._events import Callback, RunEvent
+from sweeplab.study._interrupt import check as check_interrupt
 from sweeplab.track import Tracker
 
 __all__ = [
@@ -338,7 +338,7 @@ class Runner:
                 break
             self.source.train(self, batch)
             self.dir.write_summary(self.dir.records())
-            _interrupt.check()
+            check_interrupt()
         self.dir.write_summary(self.dir.records())
         if self.finished() >= self.total:
             with claim_lock(self.dir.root):

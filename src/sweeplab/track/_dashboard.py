@@ -8,7 +8,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from sweeplab.errors import require_extra
-from sweeplab.store import load_study
+from sweeplab.store import load_study, open_storage
 
 __all__ = ["dashboard_server"]
 
@@ -28,18 +28,8 @@ def dashboard_server(study_dir: Path, host: str = "127.0.0.1", port: int = 8080)
     to stop.
     """
     require_extra("optuna_dashboard", "dashboard", "sweeplab dashboard")
-    import optuna
-    from optuna.storages.journal import JournalFileBackend
     from optuna_dashboard import wsgi
 
-    from sweeplab.store._lock import FlockLock
-
     study = load_study(study_dir)
-    storage: Any
-    if study.spec.study.storage:
-        storage = optuna.storages.RDBStorage(study.spec.study.storage)
-    else:
-        path = str(study.dir.journal)
-        storage = optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=FlockLock(path)))
-    app = wsgi(storage)
+    app = wsgi(open_storage(study.dir.root, study.spec.study.storage))
     return make_server(host, port, app, handler_class=_QuietHandler)
