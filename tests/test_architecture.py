@@ -1,4 +1,4 @@
-"""The import rules of docs/architecture.md, checked on the source (imports inside functions too)."""
+"""The import rules of docs/architecture.md, checked on the source (function-level imports too)."""
 
 from __future__ import annotations
 

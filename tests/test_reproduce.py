@@ -9,8 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 import sweeplab
+import sweeplab.spec
 from sweeplab.cli import app
-from sweeplab.study._reproduce import reproduce
+from sweeplab.study import reproduce
 from tests.conftest import make_spec
 
 
@@ -97,3 +98,45 @@ def test_source_change_warns(study_dir: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["reproduce", str(copy), "--best"])
     assert result.exit_code == 0
     assert "sweeplab_source is" in result.stderr
+
+
+FACTORIES = Path(__file__).parent / "compat" / "models" / "factories.py"
+
+
+def test_factory_study_reproduces_in_its_fused_groups(tmp_path: Path) -> None:
+    """A [model] factory study re-trains its own modules in the recorded groups, bit for bit."""
+    spec = make_spec(
+        "repro-factory",
+        model={"factory": f"{FACTORIES}:settable"},
+        params={"depth": 1, "units": 8, "epochs": 3, "batch_size": 16},
+        search={
+            "strategy": "grid",
+            "trials": 6,
+            "space": {"activation": ["relu", "tanh"], "lr": [3e-3, 5e-3, 0.03]},
+        },
+    )
+    study = sweeplab.run(spec, runs_dir=tmp_path)
+    records = study.records()
+    assert max(r.group_size for r in records) > 1, "trials must have trained fused"
+    report = reproduce(str(study.dir.root), sample=len(records))
+    assert report.ok, report.mismatches
+    assert report.checked == len(records)
+    # A changed record is caught, so the check above compares real numbers.
+    path = study.dir.trial(records[0].number) / "record.json"
+    data = json.loads(path.read_text())
+    data["val"]["loss"] += 1e-6
+    path.write_text(json.dumps(data))
+    assert not reproduce(str(study.dir.root), trials=[records[0].number]).ok
+
+
+def test_objective_study_is_refused_with_one_line(tmp_path: Path) -> None:
+    objective = Path(__file__).parent / "compat" / "objectives" / "quadratic.py"
+    spec = sweeplab.spec.objective_spec(
+        f"{objective}:objective", overrides=["search.trials=2", "track.tensorboard=false"]
+    )
+    study = sweeplab.run(spec, runs_dir=tmp_path)
+    result = CliRunner().invoke(app, ["reproduce", str(study.dir.root)])
+    assert result.exit_code == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "reproduce must be given a study sweeplab trains" in lines[0]

@@ -235,3 +235,10 @@ def test_ofat_example_design() -> None:
     assert counts == {"epochs": 2, "units": 5, "batch_size": 5, "depth": 2, "lr": 3, "optimizer": 3}
     assert sum(p.label.startswith("config") for p in points) == 3
     assert len({p.key for p in points}) == len(points)
+
+
+def test_the_largest_seed_runs(runs: Path) -> None:
+    """Every seed the spec accepts is one the data split and the engine take."""
+    spec = make_spec("bigseed", study={"seed": 2**32 - 1}, search={"trials": 1})
+    study = sweeplab.run(spec, runs_dir=runs)
+    assert [r.state for r in study.records()] == ["complete"]

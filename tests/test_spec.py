@@ -56,6 +56,10 @@ BAD = [
     ({"study": {"name": "../etc"}}, "study.name must be 1-64 characters"),
     ({"study": {"name": "x", "seed": -3}}, "study.seed must be >= 0, but got -3"),
     (
+        {"study": {"name": "x", "seed": 2**32}},
+        "study.seed must be <= 4294967295, but got 4294967296",
+    ),
+    (
         {"study": {"name": "x", "objective": "test_accuracy"}},
         "study.objective must be 'val_accuracy'",
     ),

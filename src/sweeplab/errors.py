@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "DataError",
     "MissingExtraError",
+    "RefusedError",
     "SpecError",
     "StudyError",
     "SweeplabError",
@@ -37,6 +38,16 @@ class DataError(SweeplabError):
 
 class StudyError(SweeplabError):
     """A study directory or its storage is missing, inconsistent or busy."""
+
+
+class RefusedError(StudyError):
+    """A command cannot do what was asked of this study (exit code 2), said in one line.
+
+    For example ``reproduce`` of a study whose trials are the user's own
+    objective: sweeplab did not train them, so it cannot re-train them.
+    """
+
+    exit_code = 2
 
 
 class MissingExtraError(SweeplabError):

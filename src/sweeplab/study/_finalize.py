@@ -35,7 +35,7 @@ from sweeplab.engine import (
     derive_seed,
     train_group,
 )
-from sweeplab.errors import StudyError
+from sweeplab.errors import RefusedError, StudyError
 from sweeplab.spec import StudySpec, TrainParams
 from sweeplab.store import (
     Confirmation,
@@ -83,10 +83,8 @@ MIN_SEEDS = 3
 CARD_VERSION = 1
 
 
-class FinalizeError(StudyError):
+class FinalizeError(RefusedError):
     """The study, trial or option cannot be finalized (bad input: exit code 2)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

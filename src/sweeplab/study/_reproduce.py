@@ -20,7 +20,7 @@ import optuna
 import torch
 
 from sweeplab.engine import EpochCallback, MemberResult, MemberSpec, train_group, train_modules
-from sweeplab.errors import DataError, SpecError, StudyError
+from sweeplab.errors import DataError, RefusedError, SpecError, StudyError
 from sweeplab.spec import TrainParams, load_callable
 from sweeplab.store import (
     Study,
@@ -201,7 +201,7 @@ def reproduce(
     study = Study(path)
     spec = study.spec
     if spec.objective is not None:
-        raise StudyError(
+        raise RefusedError(
             "reproduce must be given a study sweeplab trains, but this study's trials are the "
             f"user's objective ({spec.objective.target}); re-run the objective to check it"
         )
