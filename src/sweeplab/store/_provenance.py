@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from sweeplab.errors import StudyError
+from sweeplab.store._files import write_json
 
 __all__ = ["collect_provenance", "provenance_n_val", "read_provenance", "write_provenance"]
 
@@ -122,7 +123,5 @@ def provenance_n_val(path: Path) -> int | None:
 
 def write_provenance(path: Path, provenance: dict[str, Any]) -> None:
     """Write ``provenance.json`` once: an existing file (the study's first run) is kept."""
-    from sweeplab.store._files import write_json
-
     if not path.exists():
         write_json(path, provenance)

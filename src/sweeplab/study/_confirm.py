@@ -15,17 +15,18 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import torch
+
+from sweeplab.analysis import config_scores
+from sweeplab.data import Dataset
 from sweeplab.engine import MemberResult, derive_seed, plan_groups, train_group_splitting
 from sweeplab.spec import TrainParams
 from sweeplab.store import TrialRecord, confirmed_settings, write_confirmation
 from sweeplab.study._bridge import fold_members, group_data, member_spec, merge_folds, study_folds
 from sweeplab.study._events import RunEvent
-
-if TYPE_CHECKING:
-    from sweeplab.study._fused import FusedSource
-    from sweeplab.study._loop import Runner
+from sweeplab.study._loop import Runner
 
 __all__ = ["confirm_top"]
 
@@ -48,8 +49,6 @@ def _candidates(
     records: Sequence[TrialRecord], maximize: bool, metric: str, n_val: int | None
 ) -> list[_Candidate]:
     """Complete configs (seed repeats share one) with the report's scores, best first."""
-    from sweeplab.analysis import config_scores
-
     by_number = {r.number: r for r in records}
     sign = -1.0 if maximize else 1.0
     scores = sorted(
@@ -68,7 +67,9 @@ def _candidates(
     ]
 
 
-def confirm_top(runner: Runner, source: FusedSource) -> dict[str, Any] | None:
+def confirm_top(
+    runner: Runner, dataset: Dataset, device: torch.device, dtype: torch.dtype, n_val: int
+) -> dict[str, Any] | None:
     """Run the confirmation phase of ``runner``'s finished study and return ``confirm.json``.
 
     ``None`` when it is not asked for, already ran with the same settings, or
@@ -86,13 +87,13 @@ def confirm_top(runner: Runner, source: FusedSource) -> dict[str, Any] | None:
         return None
     start = time.perf_counter()
     records = runner.dir.records()
-    candidates = _candidates(records, runner.maximize, spec.study.objective, source.n_val)[:top]
+    candidates = _candidates(records, runner.maximize, spec.study.objective, n_val)[:top]
     if not candidates:
         _log.warning("confirmation skipped: no complete trial to confirm")
         return None
-    folds = study_folds(spec, source.dataset, repeats=repeats, salt=_SALT)
+    folds = study_folds(spec, dataset, repeats=repeats, salt=_SALT)
     per = len(folds)
-    data = group_data(source.dataset, source.device, source.dtype, folds)
+    data = group_data(dataset, device, dtype, folds)
     bases = [
         member_spec(
             TrainParams.model_validate(c.params), derive_seed(spec.study.seed, _SALT, c.trial)
@@ -105,11 +106,11 @@ def confirm_top(runner: Runner, source: FusedSource) -> dict[str, Any] | None:
     finished = 0
     for group in plan_groups(
         bases,
-        source.dataset.n_features,
-        source.dataset.n_classes,
-        source.device,
+        dataset.n_features,
+        dataset.n_classes,
+        device,
         cap=spec.search.group_size,
-        dtype=source.dtype,
+        dtype=dtype,
         unit=per,
     ):
         members = [f for i in group for f in fold_members(bases[i], per)]

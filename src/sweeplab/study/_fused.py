@@ -42,6 +42,7 @@ from sweeplab.search import (
 from sweeplab.spec import StudySpec, TrainParams
 from sweeplab.study._bridge import fold_members, group_data, mean_row, member_spec, merge_folds
 from sweeplab.study._budget import max_epochs, study_budget
+from sweeplab.study._confirm import confirm_top
 from sweeplab.study._interrupt import check as check_interrupt
 from sweeplab.study._loop import (
     ATTR_CONFIG,
@@ -125,9 +126,7 @@ class FusedSource(TrialSource):
 
     def after_budget(self, runner: Runner) -> None:
         if self.spec.search.confirm_top:
-            from sweeplab.study._confirm import confirm_top
-
-            confirm_top(runner, self)
+            confirm_top(runner, self.dataset, self.device, self.dtype, self.n_val)
 
     # ---- asking ------------------------------------------------------------------
 

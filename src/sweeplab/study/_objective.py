@@ -17,6 +17,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeplab.compat import grid_space, wandb_objective
 from sweeplab.engine import derive_seed
 from sweeplab.search import make_pruner, make_sampler
 from sweeplab.spec import StudySpec, directions_of, load_callable
@@ -60,8 +61,6 @@ class ObjectiveSource(TrialSource):
     def sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         seed = derive_seed(self.spec.study.seed, seed) % 2**32
         if self.spec.search.strategy == "grid":
-            from sweeplab.compat import grid_space
-
             assert self.spec.objective is not None
             return _Grid(grid_space(self.spec.objective.parameters), seed=seed)
         return make_sampler(self.spec.search.strategy, seed)
@@ -156,8 +155,6 @@ def build_objective(spec: StudySpec) -> Objective:
     if target.kind == "optuna":
         out: Objective = fn
         return out
-    from sweeplab.compat import wandb_objective
-
     return wandb_objective(
         target.parameters, target.metric, fn, grid=spec.search.strategy == "grid"
     )

@@ -36,9 +36,11 @@ from sweeplab.store import (
     write_text,
 )
 from sweeplab.study._bridge import load_study_data, resolve_device, study_folds
+from sweeplab.study._custom import FactorySource
 from sweeplab.study._events import Callback
+from sweeplab.study._fused import FusedSource
 from sweeplab.study._loop import Runner, TrialSource
-from sweeplab.study._objective import Objective
+from sweeplab.study._objective import Objective, ObjectiveSource
 
 __all__ = ["RESUMABLE", "init_storage", "join", "make_source", "prepare", "read_spec", "run"]
 
@@ -155,8 +157,6 @@ def make_source(
 ) -> TrialSource:
     """The trial source a study's spec asks for: objective, model factory or built-in MLP."""
     if spec.objective is not None:
-        from sweeplab.study._objective import ObjectiveSource
-
         return ObjectiveSource(spec, objective)
     if objective is not None:
         raise SpecError("objective must come with an objective study, but the spec has none")
@@ -164,11 +164,7 @@ def make_source(
         dataset = load_study_data(spec)
     folds = study_folds(spec, dataset)
     if spec.model.factory:
-        from sweeplab.study._custom import FactorySource
-
         return FactorySource(spec, dataset, device, folds)
-    from sweeplab.study._fused import FusedSource
-
     return FusedSource(spec, dataset, device, folds)
 
 
