@@ -242,3 +242,18 @@ def test_the_largest_seed_runs(runs: Path) -> None:
     spec = make_spec("bigseed", study={"seed": 2**32 - 1}, search={"trials": 1})
     study = sweeplab.run(spec, runs_dir=runs)
     assert [r.state for r in study.records()] == ["complete"]
+
+
+def test_timeout_stops_between_batches_and_resume_continues(runs: Path) -> None:
+    spec = make_spec(
+        "timed",
+        params={"epochs": 2},
+        search={"strategy": "random", "trials": 6, "group_size": 2, "timeout": 1e-3},
+    )
+    first = sweeplab.run(spec, runs_dir=runs).records()
+    assert len(first) == 2, "one batch of group_size trials, then the timeout stops the study"
+    assert all(r.state == "complete" for r in first)
+    spec.search.timeout = None
+    again = sweeplab.run(spec, runs_dir=runs).records()
+    assert len(again) == 6
+    assert [r.to_dict() for r in again[:2]] == [r.to_dict() for r in first]

@@ -306,7 +306,12 @@ class Runner:
     # ---- the loop ----------------------------------------------------------------
 
     def loop(self) -> None:
-        """Work until the budget is used up (or ``search.timeout`` has passed)."""
+        """Work until the budget is used up, or ``search.timeout`` has passed.
+
+        The timeout is checked between batches, as Optuna checks it between
+        trials: the batch in flight finishes and is kept, and running the
+        study again continues it.
+        """
         try:
             with self.heartbeat:
                 self._loop()
@@ -328,7 +333,7 @@ class Runner:
             self.recover()
         if self.callback is not None:
             self.callback(RunEvent("start", self.finished(), self.total, self.best_value()))
-        while not self._out_of_time(start):
+        while True:
             with claim_lock(self.dir.root):
                 todo = self.total - self.finished() - self.running_elsewhere()
                 n = min(todo, self.source.ask_size())
@@ -339,6 +344,8 @@ class Runner:
             self.source.train(self, batch)
             self.dir.write_summary(self.dir.records())
             check_interrupt()
+            if self._out_of_time(start):
+                break
         self.dir.write_summary(self.dir.records())
         if self.finished() >= self.total:
             with claim_lock(self.dir.root):
