@@ -42,6 +42,7 @@ from sweeplab.report._figures import (
     relation_figure,
     save,
 )
+from sweeplab.report._format import fmt_pm, fmt_score, fmt_value, plural
 from sweeplab.store import (
     Confirmation,
     Study,
@@ -65,14 +66,6 @@ class ReportFiles:
     markdown: Path
     html: Path
     figures: tuple[Path, ...]
-
-
-def _f(v: Any, fmt: str = ".4f") -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "-"
-    if isinstance(v, float):
-        return f"{v:{fmt}}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3g}"
-    return str(v)
 
 
 def _span(records: list[TrialRecord]) -> float:
@@ -133,26 +126,11 @@ def _ranked(records: list[TrialRecord], maximize: bool) -> list[TrialRecord]:
     return sorted(done, key=lambda r: (sign * float(r.objective or 0.0), r.number))
 
 
-def _v(x: float | None) -> str:
-    """A score or SE in sentences and the noise tables: 3 decimals (3 digits when tiny)."""
-    if x is None or not math.isfinite(x):
-        return "-"
-    return f"{x:.3f}" if abs(x) >= 0.01 or x == 0 else f"{x:.3g}"
-
-
-def _pm(value: float, se: float | None) -> str:
-    return f"{_v(value)} ± {_v(se)}" if se is not None else f"{_v(value)} (SE unknown)"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _describe(score: Score, metric: str, label: str) -> str:
     basis = f", {score.basis}" if score.basis else ""
     if score.se is None:
-        return f"{label}, {metric} {_v(score.value)}, standard error unknown"
-    return f"{label}, {metric} {_v(score.value)} ± {_v(score.se)}{basis}"
+        return f"{label}, {metric} {fmt_score(score.value)}, standard error unknown"
+    return f"{label}, {metric} {fmt_score(score.value)} ± {fmt_score(score.se)}{basis}"
 
 
 def _trials_label(score: Score) -> str:
@@ -183,7 +161,7 @@ def _tie_sentence(
         return f"{head} is the only complete {noun}, so there is nothing to tell it apart from."
     z = f"{tie.z:g}"
     unknown = (
-        f" {_plural(len(tie.unknown), noun)} could not be compared: a standard error is missing."
+        f" {plural(len(tie.unknown), noun)} could not be compared: a standard error is missing."
         if tie.unknown
         else ""
     )
@@ -194,15 +172,15 @@ def _tie_sentence(
         else:
             shown = ", ".join(name(scores[i]) for i in tie.tied[1:9])
             more = ", ..." if others > 8 else ""
-            who = f"{_plural(others, f'other {noun}')} ({shown}{more})"
+            who = f"{plural(others, f'other {noun}')} ({shown}{more})"
         verb = "it lies" if others == 1 else "they lie"
         text = (
             f"{head} is not distinguishable from {who}: {verb} within {z} combined standard "
-            f"errors (the widest gap is {_v(tie.widest_gap)})."
+            f"errors (the widest gap is {fmt_score(tie.widest_gap)})."
         )
         if tie.apart:
             text += (
-                f" The other {_plural(len(tie.apart), noun)} are further behind."
+                f" The other {plural(len(tie.apart), noun)} are further behind."
                 if len(tie.apart) > 1
                 else f" The other {noun} is further behind."
             )
@@ -211,12 +189,12 @@ def _tie_sentence(
         runner = scores[tie.apart[0]]
         gap = abs(best.value - runner.value)
         both = combined_se(best.se, runner.se) or 0.0
-        scope = "every other " + noun if not tie.unknown else _plural(len(tie.apart), noun)
+        scope = "every other " + noun if not tie.unknown else plural(len(tie.apart), noun)
         units = f"{gap / both:.1f} combined standard errors" if both > 0 else "with SE 0"
         return (
             f"{head} is ahead of {scope} by more than {z} combined standard errors: the "
-            f"closest, {name(runner)} ({_pm(runner.value, runner.se)}), is {_v(gap)} behind, "
-            f"{units}." + unknown
+            f"closest, {name(runner)} ({fmt_pm(runner.value, runner.se)}), is "
+            f"{fmt_score(gap)} behind, {units}." + unknown
         )
     why = (
         "a loss has no binomial standard error; data.cv or data.split_repeats give a fold spread"
@@ -225,7 +203,7 @@ def _tie_sentence(
     )
     return (
         f"The standard error of {metric} is unknown here ({why}), so this report cannot say "
-        f"whether the best {noun} ({name(best)}, {metric} {_v(best.value)}) is ahead of the "
+        f"whether the best {noun} ({name(best)}, {metric} {fmt_score(best.value)}) is ahead of the "
         "others beyond noise."
     )
 
@@ -274,11 +252,11 @@ def _best_table(
         rows.append(
             (
                 str(r.number),
-                _f(r.objective),
-                _f(se_of.get(r.number)),
+                fmt_value(r.objective),
+                fmt_value(se_of.get(r.number)),
                 ranking.status(r.number),
-                *(_f((r.test or {}).get(m)) for m in _METRICS),
-                *(_f(r.params.get(p), ".3g") for p in params),
+                *(fmt_value((r.test or {}).get(m)) for m in _METRICS),
+                *(fmt_value(r.params.get(p), ".3g") for p in params),
             )
         )
     sec.add(Table(header, tuple(rows)))
@@ -310,11 +288,11 @@ def _best_table(
             crows.append(
                 (
                     _trials_label(s),
-                    _v(s.value),
-                    _v(s.se),
+                    fmt_score(s.value),
+                    fmt_score(s.se),
                     str(len(s.trials)),
                     configs.tie.status(i) if configs.tie else "",
-                    *(_f(rec.params.get(p), ".3g") for p in params),
+                    *(fmt_value(rec.params.get(p), ".3g") for p in params),
                 )
             )
         sec.add(
@@ -331,11 +309,11 @@ def _confirmation_section(conf: Confirmation) -> Section:
     folds = f" × {conf.folds_per_repeat} folds" if conf.folds_per_repeat else ""
     win = conf.candidate(conf.winner)
     text = (
-        f"After the search, its {_plural(len(conf.candidates), 'best candidate')} were "
+        f"After the search, its {plural(len(conf.candidates), 'best candidate')} were "
         f"re-trained on fresh seeds and splits ({conf.repeats} repeats{folds}) and ranked again "
         f"on {conf.objective} ({conf.direction}). The confirmed winner is trial #{conf.winner} "
-        f"({_pm(win.confirm_value, win.confirm_se)}; in the search "
-        f"{_pm(win.search_value, win.search_se)}, rank {win.search_rank})."
+        f"({fmt_pm(win.confirm_value, win.confirm_se)}; in the search "
+        f"{fmt_pm(win.search_value, win.search_se)}, rank {win.search_rank})."
     )
     if conf.changed:
         text += (
@@ -364,11 +342,11 @@ def _confirmation_section(conf: Confirmation) -> Section:
         rows.append(
             (
                 str(c.trial),
-                _pm(c.search_value, c.search_se),
+                fmt_pm(c.search_value, c.search_se),
                 str(c.search_rank),
-                _pm(c.confirm_value, c.confirm_se),
+                fmt_pm(c.confirm_value, c.confirm_se),
                 str(c.confirm_rank),
-                ", ".join(_v(v) for v in c.confirm_values) or "-",
+                ", ".join(fmt_score(v) for v in c.confirm_values) or "-",
                 "winner"
                 if c.trial == conf.winner
                 else tie.status(i).replace("best", "best confirmed"),
@@ -422,7 +400,7 @@ def _configs_table(sf: StudyFrame, band: tuple[float, float, float] | None) -> T
             better = (stat.value > band[2]) == sf.maximize
             verdict = "better than the baseline band" if better else "worse than the baseline band"
         diff = stat.value - band[0] if band is not None else math.nan
-        out.append((str(label), stat.text(".4f"), _f(diff, "+.4f"), verdict))
+        out.append((str(label), stat.text(".4f"), fmt_value(diff, "+.4f"), verdict))
     return Table(
         ("configuration", f"{sf.metric} [95% CI] (n)", "vs baseline mean", "verdict"), tuple(out)
     )
@@ -459,7 +437,7 @@ def _relations_section(
         if all(v.stat.n == 1 for v in r.values) and len(r.values) > 8:
             continue
         for v in r.values:
-            value_rows.append((r.factor, _f(v.value, ".3g"), v.stat.text(".4f")))
+            value_rows.append((r.factor, fmt_value(v.value, ".3g"), v.stat.text(".4f")))
     sec.add(Table(("hyperparameter", "value", "mean [95% CI] (n)"), tuple(value_rows)))
     band = _baseline_band(sf)
     configs = _configs_table(sf, band)
@@ -516,8 +494,8 @@ def _importance_section(sf: StudyFrame, fig_dir: Path, files: list[str]) -> Sect
             tuple(
                 (
                     i.factor,
-                    _f(i.value, ".3f"),
-                    f"{_f(i.low, '.3f')} – {_f(i.high, '.3f')}",
+                    fmt_value(i.value, ".3f"),
+                    f"{fmt_value(i.low, '.3f')} – {fmt_value(i.high, '.3f')}",
                     str(i.resamples),
                 )
                 for i in imps
@@ -563,7 +541,7 @@ def _interaction_section(
     sec.add(
         Table(
             ("pair", "interaction share", "filled cells"),
-            tuple((f"{i.a} × {i.b}", _f(i.share, ".2f"), str(i.filled)) for i in inters),
+            tuple((f"{i.a} × {i.b}", fmt_value(i.share, ".2f"), str(i.filled)) for i in inters),
         )
     )
     for k, inter in enumerate(inters[:4]):
@@ -713,7 +691,8 @@ def _questions(
         lo, hi = bootstrap_ci(g.size, lambda idx: float(np.median(g[idx])))
         text = (
             f"Over the second half of training, {key} changed by a median {np.median(g):+.4f} "
-            f"per epoch [95% CI {_f(lo, '+.4f')}, {_f(hi, '+.4f')}] (n={g.size} trials), at a "
+            f"per epoch [95% CI {fmt_value(lo, '+.4f')}, {fmt_value(hi, '+.4f')}] "
+            f"(n={g.size} trials), at a "
             f"median {np.median(per_epoch_s):.3f} s per epoch per trial (fused groups share this "
             "time)."
         )
