@@ -7,7 +7,6 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from sweeplab.analysis import (
     trial_scores,
 )
 from sweeplab.engine import METRIC_NAMES
-from sweeplab.report._document import Code, Document, Figure, Paragraph, Section, Table, render
+from sweeplab.report._document import Document, Figure, Paragraph, Section, Table, render
 from sweeplab.report._figures import (
     confusion_figure,
     curves_figure,
@@ -43,6 +42,7 @@ from sweeplab.report._figures import (
     save,
 )
 from sweeplab.report._format import fmt_pm, fmt_score, fmt_value, plural
+from sweeplab.report._overview import overview_section
 from sweeplab.store import (
     Confirmation,
     Study,
@@ -66,58 +66,6 @@ class ReportFiles:
     markdown: Path
     html: Path
     figures: tuple[Path, ...]
-
-
-def _span(records: list[TrialRecord]) -> float:
-    starts = [datetime.fromisoformat(r.started_at) for r in records if r.started_at]
-    ends = [datetime.fromisoformat(r.finished_at) for r in records if r.finished_at]
-    return (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
-
-
-def _header(study: Study, records: list[TrialRecord]) -> Section:
-    spec = study.spec
-    sec = Section("Study")
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r.state] = counts.get(r.state, 0) + 1
-    budget = spec.search.trials
-    sec.add(
-        Paragraph(
-            f"Study {spec.study.name}: strategy {spec.search.strategy}, objective "
-            f"{spec.study.objective} ({spec.direction}, on the validation split; test metrics "
-            "are reported only, never used to choose a trial)."
-        )
-    )
-    prov: dict[str, Any] = {}
-    if study.dir.provenance.exists():
-        prov = json.loads(study.dir.provenance.read_text(encoding="utf-8"))
-    data = prov.get("data", {})
-    plat = prov.get("platform", {})
-    vers = prov.get("versions", {})
-    git = prov.get("git") or {}
-    rows = [
-        ("trials", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"),
-        ("budget", f"{len(records)} of {budget}" if budget else f"{len(records)} (design)"),
-        ("epochs trained", str(sum(r.epochs_trained for r in records))),
-        ("train steps", str(sum(r.train_steps for r in records))),
-        ("trial time (sum)", f"{sum(r.duration_s for r in records):.1f} s"),
-        ("wall time (first start to last end)", f"{_span(records):.0f} s"),
-        (
-            "data",
-            f"{data.get('name', '?')} ({data.get('source', '?')}): train {data.get('n_train')}, "
-            f"val {data.get('n_val')}, test {data.get('n_test')}, "
-            f"{data.get('n_features')} features, {data.get('n_classes')} classes",
-        ),
-        ("data fingerprint", str(data.get("fingerprint", "-"))[:16]),
-        ("device", f"{plat.get('device', '?')} ({plat.get('cpu', '?')}, gpu {plat.get('gpu')})"),
-        ("versions", ", ".join(f"{k} {v}" for k, v in sorted(vers.items()))),
-        ("git", f"{git.get('commit', '-')} dirty={git.get('dirty', '-')}" if git else "-"),
-        ("created", str(prov.get("created_at", "-"))),
-    ]
-    sec.add(Table(("item", "value"), tuple(rows)))
-    sec.add(Paragraph("The resolved study file (every default filled in):"))
-    sec.add(Code(study.dir.spec_file.read_text(encoding="utf-8"), "toml"))
-    return sec
 
 
 def _ranked(records: list[TrialRecord], maximize: bool) -> list[TrialRecord]:
@@ -823,7 +771,7 @@ def write_report(study: Study, out_dir: Path | None = None) -> ReportFiles:
     inters = interactions(sf)
     files: list[str] = []
     doc = Document(f"sweeplab report: {study.spec.study.name}")
-    doc.sections.append(_header(study, records))
+    doc.sections.append(overview_section(study, records))
     doc.sections.append(_best_table(sf, ranked, ranking, configs, confirmation))
     if confirmation is not None:
         doc.sections.append(_confirmation_section(confirmation))
