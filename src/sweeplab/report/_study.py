@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass
@@ -25,13 +24,7 @@ from sweeplab.analysis import (
     study_frame,
     trial_scores,
 )
-from sweeplab.report._document import Document, Figure, Paragraph, Section, Table, render
-from sweeplab.report._figures import (
-    confusion_figure,
-    curves_figure,
-    new_figure,
-    save,
-)
+from sweeplab.report._document import Document, Section, Table, render
 from sweeplab.report._findings import (
     baseline_band,
     importance_section,
@@ -41,9 +34,9 @@ from sweeplab.report._findings import (
 from sweeplab.report._format import fmt_value
 from sweeplab.report._overview import overview_section
 from sweeplab.report._selection import best_section, confirmation_section, ranked_trials
+from sweeplab.report._training import curves_section, pruning_section
 from sweeplab.store import (
     Study,
-    TrialRecord,
     provenance_n_val,
     read_confirmation,
     read_curves,
@@ -52,7 +45,6 @@ from sweeplab.store import (
 __all__ = ["ReportFiles", "write_report"]
 
 _log = logging.getLogger(__name__)
-PRUNING_STRATEGIES = frozenset({"hyperband", "asha", "bohb"})
 
 
 @dataclass(frozen=True)
@@ -62,116 +54,6 @@ class ReportFiles:
     markdown: Path
     html: Path
     figures: tuple[Path, ...]
-
-
-def _curves_section(
-    study: Study, ranked: list[TrialRecord], fig_dir: Path, files: list[str]
-) -> Section:
-    sec = Section("Training curves")
-    if not ranked:
-        return sec.add(Paragraph("No complete trial, so no curves."))
-    picks = {"best": ranked[0], "median": ranked[len(ranked) // 2], "worst": ranked[-1]}
-    curves = {}
-    for name, r in picks.items():
-        rows = read_curves(study.dir.trial(r.number))
-        if rows:
-            curves[f"{name} (trial {r.number})"] = rows
-    fig, axes = new_figure(width=6.0, height=3.8)
-    curves_figure(axes[0, 0], curves)
-    files.append(save(fig, fig_dir / "curves.png"))
-    sec.add(
-        Figure(
-            "curves.png",
-            "Train (dashed) and validation loss per epoch: best, median "
-            "and worst complete trials by the objective",
-        )
-    )
-    final = []
-    for r in ranked:
-        rows = read_curves(study.dir.trial(r.number))
-        if rows:
-            final.append((rows[-1]["train_loss"], rows[-1]["val_loss"], r.number))
-    if final:
-        fig, axes = new_figure(width=5.0, height=4.0)
-        ax = axes[0, 0]
-        tr = [f[0] for f in final]
-        va = [f[1] for f in final]
-        ax.scatter(tr, va, s=14, alpha=0.7)
-        top = max(max(tr), max(va))
-        ax.plot([0, top], [0, top], color="grey", lw=1, ls="--")
-        ax.set_xlabel("final train loss")
-        ax.set_ylabel("final validation loss")
-        ax.set_title("above the diagonal: overfitting; both high: underfitting")
-        files.append(save(fig, fig_dir / "fit.png"))
-        gap = np.array(va) - np.array(tr)
-        sec.add(Figure("fit.png", "Final train vs validation loss of every complete trial"))
-        sec.add(
-            Paragraph(
-                f"Validation minus train loss at the last epoch: median {np.median(gap):.4f}, "
-                f"{int((gap > 0).sum())} of {len(gap)} trials above the diagonal."
-            )
-        )
-    conf_path = study.dir.trial(ranked[0].number) / "confusion.json"
-    if conf_path.exists():
-        conf = json.loads(conf_path.read_text(encoding="utf-8"))
-        n = len(conf["classes"])
-        fig, axes = new_figure(width=max(3.5, 0.45 * n + 2), height=max(3.0, 0.45 * n + 1.5))
-        confusion_figure(axes[0, 0], [str(c) for c in conf["classes"]], conf["test"])
-        axes[0, 0].set_title(f"trial {ranked[0].number}, test split")
-        files.append(save(fig, fig_dir / "confusion.png"))
-        sec.add(Figure("confusion.png", "Confusion matrix of the best trial on the test split"))
-    return sec
-
-
-def _pruning_section(
-    study: Study, records: list[TrialRecord], fig_dir: Path, files: list[str]
-) -> Section | None:
-    if study.spec.search.strategy not in PRUNING_STRATEGIES and not any(
-        r.state == "pruned" for r in records
-    ):
-        return None
-    sec = Section("Pruning")
-    stops = sorted({r.epochs_trained for r in records})
-    rows = []
-    for e in stops:
-        at = [r for r in records if r.epochs_trained == e]
-        rows.append(
-            (
-                str(e),
-                str(sum(r.state == "pruned" for r in at)),
-                str(sum(r.state == "complete" for r in at)),
-                str(sum(r.state == "failed" for r in at)),
-                str(sum(r.epochs_trained >= e for r in records)),
-            )
-        )
-    pruned = [r for r in records if r.state == "pruned"]
-    sec.add(
-        Paragraph(
-            f"{len(pruned)} of {len(records)} trials were pruned; "
-            f"{sum(r.epochs_trained for r in pruned)} epochs were spent on pruned trials and "
-            f"{sum(r.epochs_trained for r in records if r.state == 'complete')} on complete ones."
-        )
-    )
-    sec.add(
-        Table(
-            ("stopped at epoch", "pruned", "complete", "failed", "trials reaching this epoch"),
-            tuple(rows),
-        )
-    )
-    fig, axes = new_figure(width=6.0)
-    ax = axes[0, 0]
-    x = np.arange(len(stops))
-    p = [int(r[1]) for r in rows]
-    c = [int(r[2]) for r in rows]
-    ax.bar(x, p, color="tab:red", label="pruned")
-    ax.bar(x, c, bottom=p, color="tab:green", label="complete")
-    ax.set_xticks(x)
-    ax.set_xticklabels([str(s) for s in stops], rotation=45 if len(stops) > 10 else 0)
-    ax.set_xlabel("epochs trained when the trial ended")
-    ax.set_ylabel("trials")
-    ax.legend()
-    files.append(save(fig, fig_dir / "pruning.png"))
-    return sec.add(Figure("pruning.png", "Where trials stopped: pruned (red) and complete"))
 
 
 def _noise_sd(sf: StudyFrame) -> float | None:
@@ -341,8 +223,8 @@ def write_report(study: Study, out_dir: Path | None = None) -> ReportFiles:
     doc.sections.append(relations_section(sf, rels, fig_dir, files))
     doc.sections.append(importance_section(sf, fig_dir, files))
     doc.sections.append(interaction_section(sf, inters, fig_dir, files))
-    doc.sections.append(_curves_section(study, ranked, fig_dir, files))
-    pruning = _pruning_section(study, records, fig_dir, files)
+    doc.sections.append(curves_section(study, ranked, fig_dir, files))
+    pruning = pruning_section(study, records, fig_dir, files)
     if pruning is not None:
         doc.sections.append(pruning)
     doc.sections.append(_questions(study, sf, rels, inters))
