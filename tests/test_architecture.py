@@ -151,4 +151,5 @@ def test_one_vocabulary_of_names() -> None:
     assert tuple(ACTIVATION_FUNCTIONS) == spec.ACTIVATIONS
     assert tuple(ACTIVATION_MODULES) == spec.ACTIVATIONS
     assert tuple(engine.OPTIMIZERS) == spec.OPTIMIZERS
-    assert {f"val_{m}" for m in engine.METRIC_NAMES} | {"val_loss"} == set(spec.METRICS)
+    assert engine.METRIC_NAMES == spec.METRIC_NAMES
+    assert {f"val_{m}" for m in spec.METRIC_NAMES} | {"val_loss"} == set(spec.METRICS)

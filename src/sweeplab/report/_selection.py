@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sweeplab.analysis import Ranking, Score, StudyFrame, combined_se, tied_with_best
-from sweeplab.engine import METRIC_NAMES
 from sweeplab.report._document import Paragraph, Section, Table
 from sweeplab.report._format import fmt_pm, fmt_score, fmt_value, plural
+from sweeplab.spec import METRIC_NAMES
 from sweeplab.store import Confirmation, TrialRecord
 
 __all__ = ["best_section", "confirmation_section", "ranked_trials"]

@@ -15,6 +15,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_SEED",
     "METRICS",
+    "METRIC_NAMES",
     "OPTIMIZERS",
     "PLANNED_STRATEGIES",
     "SAMPLED_STRATEGIES",
@@ -62,6 +63,16 @@ STRATEGY_TRAITS: dict[str, StrategyTraits] = {
 STRATEGIES = tuple(STRATEGY_TRAITS)
 PLANNED_STRATEGIES = frozenset(k for k, t in STRATEGY_TRAITS.items() if t.planned)
 SAMPLED_STRATEGIES = tuple(k for k, t in STRATEGY_TRAITS.items() if not t.planned)
+METRIC_NAMES = (
+    "accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+)
+"""The classification metrics computed for every split, in report order (plus ``loss``)."""
 METRICS = (
     "val_accuracy",
     "val_loss",
