@@ -12,7 +12,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
+from importlib.resources import files
 from pathlib import Path
+from string import Template
 from typing import Annotated, Any
 
 import typer
@@ -42,50 +44,15 @@ app = typer.Typer(
 err = Console(stderr=True, soft_wrap=True)
 out = Console(width=None if sys.stdout.isatty() else 160)
 
-STARTER = """\
-# A sweeplab study file. Run it with:  sweeplab run {path}
-# Every key is optional except study.name; the values shown are the defaults
-# or a sensible start. `sweeplab run {path} --set search.trials=5` overrides
-# any key from the command line.
 
-[study]
-name = "{name}"            # a-z, 0-9, '_' and '-'; the directory under runs/
-seed = 42                   # every trial's seed is derived from it
-objective = "val_accuracy"  # or val_loss, val_f1_macro, ...; always a validation metric
-repeats = 1                 # seeds per grid point / config; ofat: runs of the baseline
+def _starter_text(path: Path, name: str, dataset: str) -> str:
+    """The starter study file for ``path``, with study name ``name`` on ``dataset``.
 
-[data]
-dataset = "{dataset}"       # iris, wine, breast_cancer, digits, fashion_mnist, mnist, csv, parquet
-split = [0.7, 0.1, 0.2]     # train / val / test, stratified; test is for reporting only
-scale = "minmax"            # minmax | standard | none, fit on train only
-# cv = 5                    # small data: score every trial by 5-fold CV on train+val
-
-[params]                    # the baseline every trial starts from
-depth = 1
-units = 16
-activation = "relu"         # relu | tanh | gelu | sigmoid
-dropout = 0.0
-optimizer = "adam"          # sgd | momentum | adam | adamw | rmsprop
-lr = 1e-3
-weight_decay = 0.0
-batch_size = 32
-epochs = 50
-
-[search]
-# strategy: grid random sobol tpe gp cmaes hyperband asha bohb ofat
-strategy = "tpe"
-trials = 20
-# confirm_top = 5           # re-train the 5 best on fresh folds/seeds; pick the winner there
-
-[search.space]              # a list is a set of choices; a table is a range
-lr = {{ low = 1e-4, high = 1e-1, log = true }}
-units = [8, 16, 32, 64]
-batch_size = [8, 16, 32]
-
-[track]
-# view with: tensorboard --logdir runs/<name>/tensorboard
-tensorboard = true
-"""
+    The text is the package resource ``starter.toml``; its ``${path}``, ``${name}`` and
+    ``${dataset}`` placeholders sit in comments and strings, so the resource is valid TOML.
+    """
+    template = files("sweeplab.cli").joinpath("starter.toml").read_text(encoding="utf-8")
+    return Template(template).substitute(path=path, name=name, dataset=dataset)
 
 
 def _fail(exc: SweeplabError) -> typer.Exit:
@@ -127,7 +94,7 @@ def init(
     if path.exists() and not force:
         raise _fail(SpecError(f"{path} must not exist already (use --force to overwrite)"))
     name = "".join(c if c.isalnum() or c in "_-" else "-" for c in path.stem.lower()) or "study"
-    path.write_text(STARTER.format(path=path, name=name, dataset=dataset), encoding="utf-8")
+    path.write_text(_starter_text(path, name, dataset), encoding="utf-8")
     out.print(f"wrote {path}; next: [bold]sweeplab run {path}[/bold]")
 
 
