@@ -128,7 +128,12 @@ def test_no_module_imports_another_rooms_private_names() -> None:
             parts = module.split(".")
             other_room = len(parts) > 1 and parts[1] != room
             private_module = any(p.startswith("_") for p in parts[2:])
-            private_names = [n for n in names if n.startswith("_") and n != "__version__"]
+            own_modules = {f.stem for f in path.parent.glob("_*.py")} if not other_room else set()
+            private_names = [
+                n
+                for n in names
+                if n.startswith("_") and n != "__version__" and n not in own_modules
+            ]
             if other_room and (private_module or private_names):
                 bad.append(f"{path.relative_to(SRC)}:{line} from {module} import {names}")
             elif private_names:
