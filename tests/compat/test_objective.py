@@ -146,9 +146,19 @@ def test_tensorboard_logs_objective_trials(runs: Path) -> None:
     )
     assert spec.track.tensorboard
     study = run_objective(spec, runs_dir=runs)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from sweeplab.store import read_curves
+    from sweeplab.track import OBJECTIVE_TAG
+
     for r in study.records():
-        events = list((study.dir.root / "tensorboard" / f"trial-{r.number:05d}").rglob("events.*"))
-        assert events
+        acc = EventAccumulator(str(study.dir.root / "tensorboard" / f"trial-{r.number:05d}"))
+        acc.Reload()
+        curves = read_curves(study.dir.trial(r.number))
+        assert curves
+        steps = [e.step for e in acc.Scalars(OBJECTIVE_TAG)]
+        assert steps == [int(row["epoch"]) for row in curves]
+        assert "learning_rate" not in acc.Tags()["scalars"]
 
 
 def test_wrong_number_of_values_fails_the_trial(runs: Path) -> None:

@@ -13,7 +13,7 @@ from sweeplab.errors import DataError
 
 
 def test_public_interface() -> None:
-    assert set(sweeplab.data.__all__) == {"Dataset", "load_dataset", "DATASETS"}
+    assert set(sweeplab.data.__all__) == {"Dataset", "load_dataset", "DATASETS", "fold_indices"}
     assert DATASETS == (
         "iris",
         "wine",

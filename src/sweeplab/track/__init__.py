@@ -11,10 +11,11 @@ from sweeplab.track._base import Tracker
 from sweeplab.track._dashboard import dashboard_server
 from sweeplab.track._events import EVENTS_FILE, EventLogTracker, LiveTrial, read_live
 from sweeplab.track._factory import make_trackers
-from sweeplab.track._tensorboard import SCALAR_TAGS, TensorBoardTracker
+from sweeplab.track._tensorboard import OBJECTIVE_TAG, SCALAR_TAGS, TensorBoardTracker
 
 __all__ = [
     "EVENTS_FILE",
+    "OBJECTIVE_TAG",
     "SCALAR_TAGS",
     "AsyncTracker",
     "EventLogTracker",

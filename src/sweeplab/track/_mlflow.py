@@ -142,7 +142,7 @@ class MLflowTracker(Tracker):
         run_id: str = run.info.run_id
         self.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
         self._runs[number] = run_id
-        self._last[number] = 0
+        self._last[number] = -1
         if not params:
             self._unnamed.add(number)
         return run_id

@@ -27,10 +27,10 @@ SCALAR_TAGS = {
     "val_f1_weighted": "metric/f1_weighted",
     "val_precision_weighted": "metric/precision_weighted",
     "val_recall_weighted": "metric/recall_weighted",
-    "value": "objective/intermediate",
 }
-"""Curve column -> TensorBoard scalar tag (``value``: an objective's intermediate values);
-``learning_rate`` is logged too when the trial has one."""
+"""Curve column -> TensorBoard scalar tag; ``learning_rate`` is logged when the trial has one."""
+OBJECTIVE_TAG = "objective/intermediate"
+"""The tag of an objective trial's intermediate values (its curve column ``value``)."""
 
 
 def _hparams_summary(tag: str, data: Any) -> Any:
@@ -74,7 +74,7 @@ class _Run:
     def __init__(self, writer: Any, lr: float) -> None:
         self.writer = writer
         self.lr = lr
-        self.last_epoch = 0
+        self.last_epoch = -1
 
 
 class TensorBoardTracker(Tracker):
@@ -115,6 +115,8 @@ class TensorBoardTracker(Tracker):
         for key, tag in SCALAR_TAGS.items():
             if key in row:
                 run.writer.add_scalar(tag, float(row[key]), step)
+        if "value" in row:
+            run.writer.add_scalar(OBJECTIVE_TAG, float(row["value"]), step)
         if not math.isnan(run.lr):
             run.writer.add_scalar("learning_rate", run.lr, step)
         run.last_epoch = step
