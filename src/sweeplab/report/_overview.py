@@ -7,12 +7,11 @@ without opening the study directory; nothing here ranks or analyses trials.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from sweeplab.report._document import Code, Paragraph, Section, Table
-from sweeplab.store import Study, TrialRecord
+from sweeplab.store import Study, TrialRecord, read_provenance
 
 __all__ = ["overview_section"]
 
@@ -41,7 +40,7 @@ def overview_section(study: Study, records: list[TrialRecord]) -> Section:
     )
     prov: dict[str, Any] = {}
     if study.dir.provenance.exists():
-        prov = json.loads(study.dir.provenance.read_text(encoding="utf-8"))
+        prov = read_provenance(study.dir.provenance)
     data = prov.get("data", {})
     plat = prov.get("platform", {})
     vers = prov.get("versions", {})

@@ -8,14 +8,13 @@ confusion matrix, and where a pruning strategy stopped its trials.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from sweeplab.report._document import Figure, Paragraph, Section, Table
 from sweeplab.report._figures import confusion_figure, curves_figure, new_figure, save
-from sweeplab.store import Study, TrialRecord, read_curves
+from sweeplab.store import Study, TrialRecord, read_confusion, read_curves
 
 __all__ = ["curves_section", "pruning_section"]
 
@@ -71,9 +70,8 @@ def curves_section(
                 f"{int((gap > 0).sum())} of {len(gap)} trials above the diagonal."
             )
         )
-    conf_path = study.dir.trial(ranked[0].number) / "confusion.json"
-    if conf_path.exists():
-        conf = json.loads(conf_path.read_text(encoding="utf-8"))
+    conf = read_confusion(study.dir.trial(ranked[0].number))
+    if conf is not None:
         n = len(conf["classes"])
         fig, axes = new_figure(width=max(3.5, 0.45 * n + 2), height=max(3.0, 0.45 * n + 1.5))
         confusion_figure(axes[0, 0], [str(c) for c in conf["classes"]], conf["test"])

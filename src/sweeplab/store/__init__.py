@@ -21,7 +21,13 @@ from sweeplab.store._provenance import (
     read_provenance,
     write_provenance,
 )
-from sweeplab.store._records import TrialRecord, read_curves, read_record, write_trial
+from sweeplab.store._records import (
+    TrialRecord,
+    read_confusion,
+    read_curves,
+    read_record,
+    write_trial,
+)
 from sweeplab.store._storage import JOURNAL_FILE, open_storage, stored_trial_count
 from sweeplab.store._study_dir import Study, StudyDir, best_record, load_study, summary_frame
 from sweeplab.store._workers import Heartbeat, claim_lock, owner_alive
@@ -45,6 +51,7 @@ __all__ = [
     "owner_alive",
     "provenance_n_val",
     "read_confirmation",
+    "read_confusion",
     "read_curves",
     "read_provenance",
     "read_record",

@@ -12,7 +12,7 @@ from typing import Any
 from sweeplab.errors import StudyError
 from sweeplab.store._files import write_json, write_text
 
-__all__ = ["TrialRecord", "read_curves", "read_record", "write_trial"]
+__all__ = ["TrialRecord", "read_confusion", "read_curves", "read_record", "write_trial"]
 
 RECORD_VERSION = 1
 
@@ -100,6 +100,22 @@ def read_record(trial_dir: Path) -> TrialRecord | None:
         return TrialRecord(**data)
     except (OSError, ValueError, TypeError) as exc:
         raise StudyError(f"{path} must be a trial record, but it cannot be read: {exc}") from None
+
+
+def read_confusion(trial_dir: Path) -> dict[str, Any] | None:
+    """``confusion.json`` (``classes``, ``val`` and ``test`` matrices), or ``None`` without one."""
+    path = trial_dir / "confusion.json"
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StudyError(
+            f"{path} must be a confusion matrix, but it cannot be read: {exc}"
+        ) from None
+    if not isinstance(data, dict) or "classes" not in data:
+        raise StudyError(f"{path} must hold classes and matrices, but does not")
+    return data
 
 
 def read_curves(trial_dir: Path) -> list[dict[str, float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -51,6 +52,14 @@ class StudyDir:
     @property
     def summary(self) -> Path:
         return self.root / "summary.csv"
+
+    def read_spec(self, overrides: Iterable[str] = ()) -> StudySpec:
+        """The resolved ``study.toml`` (plus ``overrides``); a missing one is a ``StudyError``."""
+        if not self.spec_file.exists():
+            raise StudyError(
+                f"study directory must hold a study.toml, but {self.spec_file} was not found"
+            )
+        return spec_from_dict(tomllib.loads(self.spec_file.read_text(encoding="utf-8")), overrides)
 
     def trial(self, number: int) -> Path:
         return self.trials / f"{number:05d}"
@@ -151,7 +160,7 @@ class Study:
     @cached_property
     def spec(self) -> StudySpec:
         """The resolved study file the study ran with."""
-        return spec_from_dict(tomllib.loads(self.dir.spec_file.read_text(encoding="utf-8")))
+        return self.dir.read_spec()
 
     @property
     def name(self) -> str:

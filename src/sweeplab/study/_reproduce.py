@@ -8,7 +8,6 @@ bit-identical; on a GPU it is compared within ``GPU_TOLERANCE``.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
@@ -27,6 +26,7 @@ from sweeplab.store import (
     TrialRecord,
     collect_provenance,
     open_storage,
+    read_confusion,
     read_curves,
     read_provenance,
 )
@@ -267,8 +267,7 @@ def reproduce(
                 continue
             target = records[number]
             trial_dir = study.dir.trial(number)
-            confusion_path = trial_dir / "confusion.json"
-            confusion = json.loads(confusion_path.read_text()) if confusion_path.exists() else None
+            confusion = read_confusion(trial_dir)
             report.checked += 1
             report.mismatches += _compare(
                 target, results[pos], read_curves(trial_dir), confusion, tol

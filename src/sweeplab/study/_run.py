@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import tomllib
 import torch
 
 from sweeplab.data import Dataset
 from sweeplab.engine import configure_device
-from sweeplab.errors import SpecError, StudyError
+from sweeplab.errors import SpecError
 from sweeplab.spec import (
     StudySpec,
     directions_of,
@@ -79,10 +78,7 @@ def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
 
 def read_spec(root: Path, overrides: Iterable[str] = ()) -> StudySpec:
     """The ``study.toml`` of the study in ``root``."""
-    spec_file = StudyDir(root).spec_file
-    if not spec_file.exists():
-        raise StudyError(f"study directory must hold a study.toml, but {spec_file} was not found")
-    return spec_from_dict(tomllib.loads(spec_file.read_text(encoding="utf-8")), overrides)
+    return StudyDir(root).read_spec(overrides)
 
 
 def _check_resumable(spec: StudySpec, root: Path) -> None:

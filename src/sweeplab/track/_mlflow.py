@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeplab.spec import StudySpec
-from sweeplab.store import TrialRecord
+from sweeplab.store import TrialRecord, read_confusion
 from sweeplab.track._arch import architecture_table
 from sweeplab.track._base import Tracker
 
@@ -172,8 +171,10 @@ class MLflowTracker(Tracker):
         for name in ("curves.csv", "confusion.json"):
             if name in files:
                 self.client.log_artifact(run_id, str(files[name]))
-        if "confusion.json" in files:
-            confusion = json.loads(files["confusion.json"].read_text(encoding="utf-8"))
+        confusion = (
+            read_confusion(files["confusion.json"].parent) if "confusion.json" in files else None
+        )
+        if confusion is not None:
             with tempfile.TemporaryDirectory() as tmp:
                 png = Path(tmp) / "confusion_matrix.png"
                 render_confusion(confusion, png)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from sweeplab.spec import StudySpec
-from sweeplab.store import TrialRecord
+from sweeplab.store import TrialRecord, read_confusion
 from sweeplab.track._arch import architecture, architecture_table
 from sweeplab.track._base import Tracker
 
@@ -120,7 +119,9 @@ class WandbTracker(Tracker):
         path = self._confusion.pop(number, None)
         if path is None:
             return None
-        confusion = json.loads(path.read_text(encoding="utf-8"))
+        confusion = read_confusion(path.parent)
+        if confusion is None:
+            return None
         classes = [str(c) for c in confusion["classes"]]
         matrix = confusion["val"]
         data: list[Iterable[Any]] = [
