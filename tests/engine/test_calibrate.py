@@ -86,12 +86,21 @@ def test_an_infinite_crossover_survives_the_cache(
     assert calibration(CPU).small_step == math.inf
 
 
-def test_a_busy_machine_is_not_cached(
-    measured: list[int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_a_busy_calibration_is_cached_until_the_machine_is_quiet(
+    measured: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_calibrate, "other_load", lambda: 1.5)
-    calibration(CPU)
-    assert not list(tmp_path.glob("calibration-*.json"))
+    assert calibration(CPU).busy
+    monkeypatch.setattr(_calibrate, "_memo", {})
+    assert calibration(CPU).busy
+    assert measured == [1]
+    monkeypatch.setattr(_calibrate, "other_load", lambda: 0.0)
+    monkeypatch.setattr(_calibrate, "_memo", {})
+    assert not calibration(CPU).busy
+    assert measured == [1, 1]
+    monkeypatch.setattr(_calibrate, "_memo", {})
+    assert not calibration(CPU).busy
+    assert measured == [1, 1]
 
 
 def test_the_key_changes_with_the_torch_version(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,13 +17,17 @@ What it gives:
   per second of a step with the better thread count, so the planner's fixed
   cost is ``overhead_s * rate`` multiply-adds.
 
-A calibration measured while other processes kept the CPU busy is used by this
-process but not cached, as spinning OpenMP threads would make it say one
-thread is always best. ``SWEEPLAB_CALIBRATION=off`` uses the built-in constants.
+A calibration measured while other processes kept the CPU busy (spinning
+OpenMP threads make one thread look always best) is cached marked ``busy``
+and measured again by the first process that finds the machine quiet, so a
+busy machine pays the measurement once, not once per process.
+``SWEEPLAB_CALIBRATION=off`` uses the built-in constants.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -71,6 +75,8 @@ class Calibration:
     threads: int
     points: tuple[tuple[float, int, float], ...] = ()
     """Each timing: (step multiply-adds, threads, seconds per step)."""
+    busy: bool = False
+    """Whether other processes kept a core or more busy while it was measured."""
 
     @property
     def overhead_work(self) -> float:
@@ -90,7 +96,8 @@ def step_work(members: int, batch: int, dims: list[int]) -> float:
     return float(members * (3 * batch * products + 8 * params))
 
 
-def _machine_key() -> str:
+@functools.cache
+def _cpu_model() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -99,7 +106,11 @@ def _machine_key() -> str:
                 break
     except OSError:
         pass
-    parts = [cpu, str(os.cpu_count()), torch.__version__, str(torch.get_num_threads())]
+    return cpu
+
+
+def _machine_key() -> str:
+    parts = [_cpu_model(), str(os.cpu_count()), torch.__version__, str(torch.get_num_threads())]
     digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
     return f"v{VERSION}-{digest}"
 
@@ -239,24 +250,23 @@ def calibration(device: torch.device) -> Calibration:
         return _memo[key]
     path = cache_dir() / f"calibration-{key}.json"
     found = _read(path)
-    if found is not None and found.key == key:
+    busy = other_load()
+    quiet = busy is not None and busy < 0.5
+    if found is not None and found.key == key and not (found.busy and quiet):
         _memo[key] = found
         return found
-    busy = other_load()
     start = time.perf_counter()
-    measured = measure()
+    measured = dataclasses.replace(measure(), busy=not quiet)
     _log.info(
-        "calibrated this CPU in %.1fs: more threads pay from %.3g multiply-adds a step, "
+        "calibrated this CPU in %.1fs%s: more threads pay from %.3g multiply-adds a step, "
         "%.2g s fixed per step, %.3g multiply-adds/s",
         time.perf_counter() - start,
+        " (busy)" if measured.busy else "",
         measured.small_step,
         measured.overhead_s,
         measured.rate,
     )
     _memo[key] = measured
-    if busy is not None and busy >= 0.5:
-        _log.info("not caching the calibration: other processes kept %.1f cores busy", busy)
-        return measured
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         raw = asdict(measured)
