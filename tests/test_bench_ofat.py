@@ -81,3 +81,22 @@ def test_ofat_bench_runs_both_arms_and_writes_results(ofat: ModuleType, tmp_path
     table = (tmp_path / "ofat-cpu-t.md").read_text()
     assert "| sweeplab |" in table
     assert "Speedup" in table
+
+
+@pytest.mark.slow
+def test_groups_bench_times_every_planned_group(tmp_path: Path) -> None:
+    path = BENCH.parent / "groups.py"
+    spec = importlib.util.spec_from_file_location("sweeplab_bench_groups", path)
+    assert spec is not None
+    assert spec.loader is not None
+    groups = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = groups
+    spec.loader.exec_module(groups)
+    study = tmp_path / "tiny.toml"
+    study.write_text(STUDY)
+    results = groups.main(["--study", str(study), "--threads", "1", "--out", str(tmp_path)])
+    planned = sorted(i for g in results["groups"] for i in g["trials"])
+    assert planned == [0, 1, 2, 3]
+    assert all(g["threads"] == 1 for g in results["groups"])
+    assert all(g["fused_s"] > 0 and g["loop_s"] > 0 for g in results["groups"])
+    assert "| group |" in (tmp_path / "groups-cpu.md").read_text()
