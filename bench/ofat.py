@@ -16,7 +16,7 @@ sum of its trials (data loading once, excluded; it is in the sweeplab arm).
 Both arms run in this one invocation, back to back, and the results go to
 ``bench/results/ofat-<device>.md`` and ``.json`` with hardware and versions.
 
-    python bench/ofat.py                                    # full study: ~7 + ~7-10 min on 2 cores
+    python bench/ofat.py          # full study, 2-core Xeon: loop ~7 min + sweeplab ~3-4 min
     python bench/ofat.py --trials 3 --set params.epochs=1   # quick check
 """
 
