@@ -38,14 +38,14 @@ from typing import Any
 import numpy as np
 import optuna
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import synthetic  # noqa: E402
+from plain import sync as _sync  # noqa: E402
+from plain import train_plain  # noqa: E402
 
 import sweeplab  # noqa: E402
 from sweeplab.data import Dataset, load_dataset  # noqa: E402
@@ -175,88 +175,18 @@ def load_workload_data(w: Workload) -> Dataset:
 
 # ---- baselines (a) and (b) ---------------------------------------------------------
 
-_ACT: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "gelu": nn.GELU,
-    "sigmoid": nn.Sigmoid,
-}
-
-
-def build_model(p: TrainParams, n_in: int, n_out: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    width = n_in
-    for units in p.layer_units():
-        layers += [nn.Linear(width, units), _ACT[p.activation]()]
-        if p.dropout > 0:
-            layers.append(nn.Dropout(p.dropout))
-        width = units
-    layers.append(nn.Linear(width, n_out))
-    return nn.Sequential(*layers)
-
-
-def build_optimizer(p: TrainParams, model: nn.Module) -> torch.optim.Optimizer:
-    params = model.parameters()
-    if p.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=p.lr, weight_decay=p.weight_decay)
-    if p.optimizer == "momentum":
-        return torch.optim.SGD(params, lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
-    if p.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=p.lr, weight_decay=p.weight_decay)
-    cls = torch.optim.AdamW if p.optimizer == "adamw" else torch.optim.Adam
-    return cls(params, lr=p.lr, betas=(p.beta1, p.beta2), weight_decay=p.weight_decay)
-
-
-@torch.no_grad()
-def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    model.eval()
-    logits = model(x)
-    F.cross_entropy(logits, y)
-    model.train()
-    return float((logits.argmax(1) == y).float().mean())
-
 
 def run_loop(w: Workload, ds: Dataset, device: torch.device, on_device: bool) -> Outcome:
     """Baseline (a) (``on_device=False``) or (b): one trial after another."""
     outcome = Outcome("loop-tensor" if on_device else "loop", 0.0, 0)
-    cpu = (ds.x_train, ds.y_train)
-    dev = [t.to(device) for t in (ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.x_test, ds.y_test)]
-    x_tr, y_tr, x_va, y_va, x_te, y_te = dev
-    _sync(device)
-    start = time.perf_counter()
+    splits = (ds.x_train, ds.y_train, ds.x_val, ds.y_val, ds.x_test, ds.y_test)
+    tensors = [t.to(device) for t in splits]
     for i, p in enumerate(w.configs):
-        torch.manual_seed(i)
-        model = build_model(p, ds.n_features, ds.n_classes).to(device)
-        opt = build_optimizer(p, model)
-        loader = torch.utils.data.DataLoader(
-            torch.utils.data.TensorDataset(*cpu), batch_size=p.batch_size, shuffle=True
-        )
-        n = x_tr.shape[0]
-        for _ in range(p.epochs):
-            if on_device:
-                perm = torch.randperm(n, device=device)
-                batches: Any = (
-                    (x_tr[idx], y_tr[idx])
-                    for idx in (perm[s : s + p.batch_size] for s in range(0, n, p.batch_size))
-                )
-            else:
-                batches = ((xb.to(device), yb.to(device)) for xb, yb in loader)
-            for xb, yb in batches:
-                loss = F.cross_entropy(model(xb), yb)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            _evaluate(model, x_va, y_va)
-        outcome.accuracies.append(_evaluate(model, x_te, y_te))
+        accuracy, seconds = train_plain(p, ds, device, i, on_device, tensors)
+        outcome.accuracies.append(accuracy)
         outcome.trial_epochs += p.epochs
-    _sync(device)
-    outcome.wall_s = time.perf_counter() - start
+        outcome.wall_s += seconds
     return outcome
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 # ---- sweeplab (c) and (d) ----------------------------------------------------------

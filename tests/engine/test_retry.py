@@ -77,3 +77,22 @@ def test_single_member_out_of_memory_is_raised(
     monkeypatch.setattr(_trainer, "_train_epoch", no_memory)
     with pytest.raises(torch.OutOfMemoryError):
         train_group_splitting([MemberSpec(units=(4,), epochs=1)], data)
+
+
+def test_explicit_threads_reach_every_split_part(
+    data: GroupData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    members = [MemberSpec(units=(8,), batch_size=16, epochs=2, seed=i) for i in range(4)]
+    real_epoch = _trainer._train_epoch
+
+    def small_memory(
+        stack: _trainer._Stack, d: GroupData, batch: int, folds: object = None
+    ) -> list[float]:
+        if stack.size > 2:
+            raise torch.OutOfMemoryError("simulated: group too large")
+        return real_epoch(stack, d, batch, folds)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_trainer, "_train_epoch", small_memory)
+    results = train_group_splitting(members, data, threads=2)
+    assert [r.threads for r in results] == [2, 2, 2, 2]
+    assert [r.group_size for r in results] == [2, 2, 2, 2]

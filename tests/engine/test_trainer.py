@@ -190,3 +190,36 @@ def test_keep_weights_gives_each_members_plain_sequential(iris64: GroupData) -> 
         pred = logits.argmax(1)
         cm = [[int(((iris64.y_test == t) & (pred == p)).sum()) for p in range(3)] for t in range(3)]
         assert cm == result.test_confusion
+
+
+def test_results_record_the_thread_count_and_an_explicit_one_is_used(iris64: GroupData) -> None:
+    members = _members("adam")
+    before = torch.get_num_threads()
+    chosen = train_group(members, iris64)
+    assert {r.threads for r in chosen} == {1}  # iris steps are far below one thread's limit
+    seen: list[int] = []
+
+    def on_epoch(epoch: int, reports: dict[int, dict[str, float]]) -> Iterable[int]:
+        seen.append(torch.get_num_threads())
+        return []
+
+    again = train_group(members, iris64, threads=2, on_epoch=on_epoch)
+    assert {r.threads for r in again} == {2}
+    assert set(seen) == {2}
+    assert torch.get_num_threads() == before
+    for a, b in zip(chosen, again, strict=True):
+        assert_same(a, b, 1e-9)
+
+
+def test_training_flushes_denormals_and_restores_the_mode(iris64: GroupData) -> None:
+    flushed: list[bool] = []
+
+    def on_epoch(epoch: int, reports: dict[int, dict[str, float]]) -> Iterable[int]:
+        tiny = torch.tensor([1e-30], dtype=torch.float32) * 1e-10
+        flushed.append(bool(tiny.item() == 0.0))
+        return []
+
+    train_group(_members("sgd")[:1], iris64, on_epoch=on_epoch)
+    assert flushed
+    assert all(flushed)
+    assert (torch.tensor([1e-30], dtype=torch.float32) * 1e-10).item() != 0.0

@@ -3,7 +3,14 @@
 There is one trainer. A single trial is a group of one.
 """
 
-from sweeplab.engine._device import configure_device, cpu_threads, thread_count
+from sweeplab.engine._calibrate import Calibration, calibration, step_work
+from sweeplab.engine._device import (
+    configure_device,
+    cpu_threads,
+    flush_denormals,
+    other_load,
+    thread_count,
+)
 from sweeplab.engine._functional import structure_key, train_modules
 from sweeplab.engine._member import MemberResult, MemberSpec, derive_seed
 from sweeplab.engine._metrics import METRIC_NAMES, metrics_from_confusion
@@ -16,19 +23,24 @@ __all__ = [
     "CPU_WORKING_SET",
     "METRIC_NAMES",
     "OPTIMIZERS",
+    "Calibration",
     "EndCallback",
     "EpochCallback",
     "GroupData",
     "MemberResult",
     "MemberSpec",
+    "calibration",
     "configure_device",
     "cpu_threads",
     "derive_seed",
+    "flush_denormals",
     "group_cap",
     "make_optimizer",
     "metrics_from_confusion",
+    "other_load",
     "plan_groups",
     "step_overhead",
+    "step_work",
     "structure_key",
     "thread_count",
     "train_group",

@@ -77,6 +77,9 @@ class MemberResult:
     test_confusion: list[list[int]] | None = None
     duration_s: float = 0.0
     group_size: int = 1
+    threads: int | None = None
+    """CPU intra-op threads the member's group trained with (``None`` off the CPU).
+    Passing it back as ``train_group(threads=...)`` trains with the same count."""
     weights: dict[str, torch.Tensor] | None = None
     """The trained parameters on the CPU, only with ``train_group(keep_weights=True)``:
     the state dict of the equivalent ``nn.Sequential(Linear, act, ..., Linear)``

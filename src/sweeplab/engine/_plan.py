@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import torch
 
+from sweeplab.engine._calibrate import DEFAULT, calibration
 from sweeplab.engine._member import MemberSpec
 
 __all__ = ["CPU_WORKING_SET", "group_cap", "plan_groups", "step_overhead"]
@@ -39,7 +40,16 @@ core. GPU: about 60 kernel launches of 5-10 us each against tens of TFLOP/s."""
 
 
 def step_overhead(device: torch.device) -> float:
-    """The fixed per-step cost on ``device``, in multiply-adds (see above)."""
+    """The fixed per-step cost on ``device``, in multiply-adds.
+
+    On the CPU it is measured (:func:`sweeplab.engine._calibrate.calibration`:
+    fixed seconds per step times multiply-adds per second of this machine);
+    elsewhere, and with ``SWEEPLAB_CALIBRATION=off``, the constants above.
+    """
+    if device.type == "cpu":
+        measured = calibration(device)
+        if measured is not DEFAULT:
+            return measured.overhead_work
     return _OVERHEAD_FLOPS.get(device.type, _OVERHEAD_FLOPS["cuda"])
 
 

@@ -27,6 +27,7 @@ def train_group_splitting(
     on_epoch: EpochCallback | None = None,
     on_end: EndCallback | None = None,
     unit: int = 1,
+    threads: int | None = None,
 ) -> list[MemberResult]:
     """:func:`train_group`, but a group that runs out of device memory is split and retried.
 
@@ -35,6 +36,7 @@ def train_group_splitting(
     halves, recursively, so a member's numbers stay those of training it alone.
     A single member that does not fit raises ``torch.OutOfMemoryError``.
     Runs of ``unit`` consecutive members (the folds of one trial) are never split.
+    ``threads`` is passed to :func:`train_group` (``None``: its own choice).
     """
     results: dict[int, MemberResult] = {}
 
@@ -44,7 +46,7 @@ def train_group_splitting(
             on_end(m, result)
 
     try:
-        train_group(members, data, on_epoch=on_epoch, on_end=ended)
+        train_group(members, data, on_epoch=on_epoch, on_end=ended, threads=threads)
     except torch.OutOfMemoryError:
         rest = [m for m in range(len(members)) if m not in results]
         if len(members) <= unit or not rest:
@@ -60,7 +62,7 @@ def train_group_splitting(
         )
         for part in (rest[:half], rest[half:]):
             if part:
-                _train_part(part, members, data, on_epoch, ended, unit)
+                _train_part(part, members, data, on_epoch, ended, unit, threads)
     return [results[m] for m in range(len(members))]
 
 
@@ -71,6 +73,7 @@ def _train_part(
     on_epoch: EpochCallback | None,
     ended: EndCallback,
     unit: int,
+    threads: int | None,
 ) -> None:
     def sub_epoch(epoch: int, reports: dict[int, dict[str, float]]) -> Iterable[int]:
         if on_epoch is None:
@@ -85,4 +88,5 @@ def _train_part(
         on_epoch=sub_epoch,
         on_end=lambda i, result: ended(part[i], result),
         unit=unit,
+        threads=threads,
     )

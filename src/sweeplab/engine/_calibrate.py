@@ -1,0 +1,279 @@
+"""A per-machine measurement of what a CPU training step costs.
+
+The planner and the thread choice used constants measured once on the bench
+machine. :func:`calibration` instead times a stacked MLP training step
+(forward ``baddbmm``, backward, one fused Adam call) at a few sizes, with one
+thread and with torch's default, on this machine, once: the result is cached
+as JSON under ``$SWEEPLAB_CACHE_DIR`` (default ``~/.cache/sweeplab``), keyed by
+the CPU model, core count, torch version and default thread count, and read
+back by every later process, so decisions are deterministic for a given
+machine and cache. It takes about a second.
+
+What it gives:
+
+- ``small_step``: the step size (multiply-adds) from which more threads are
+  faster than one (``inf`` when one thread always was);
+- ``overhead_s`` and ``rate``: the fixed seconds per step and the multiply-adds
+  per second of a step with the better thread count, so the planner's fixed
+  cost is ``overhead_s * rate`` multiply-adds.
+
+A calibration measured while other processes kept the CPU busy (spinning
+OpenMP threads make one thread look always best) is cached marked ``busy``
+and measured again by the first process that finds the machine quiet, so a
+busy machine pays the measurement once, not once per process.
+``SWEEPLAB_CALIBRATION=off`` uses the built-in constants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from sweeplab.engine._device import SMALL_STEP, flush_denormals, other_load
+
+__all__ = ["Calibration", "calibration", "step_work"]
+
+_log = logging.getLogger(__name__)
+
+VERSION = 1
+"""Bumped when what is measured changes, so old cache files are not read."""
+
+SHAPES: tuple[tuple[int, int, int], ...] = (
+    (1, 4, 64),
+    (1, 4, 256),
+    (1, 32, 256),
+    (2, 64, 256),
+    (8, 64, 256),
+)
+"""(members, batch, hidden width) of the timed 784-w-w-10 Adam steps."""
+
+_STEPS = 4
+_REPEATS = 3
+_memo: dict[str, Calibration] = {}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What a training step costs on this machine (see the module doc)."""
+
+    key: str
+    small_step: float
+    overhead_s: float
+    rate: float
+    threads: int
+    points: tuple[tuple[float, int, float], ...] = ()
+    """Each timing: (step multiply-adds, threads, seconds per step)."""
+    busy: bool = False
+    """Whether other processes kept a core or more busy while it was measured."""
+
+    @property
+    def overhead_work(self) -> float:
+        """The fixed cost of a step in multiply-adds (what the planner weighs)."""
+        return self.overhead_s * self.rate
+
+
+DEFAULT = Calibration("default", SMALL_STEP, 4e-4, 5e10, 0)
+"""The constants used without a calibration: 0.4 ms at 50 GFLOP/s per step."""
+
+
+def step_work(members: int, batch: int, dims: list[int]) -> float:
+    """Multiply-adds of one training step: forward and backward (3x the forward
+    matrix products) plus an optimizer update of ~8 operations per parameter."""
+    products = sum(dims[i] * dims[i + 1] for i in range(len(dims) - 1))
+    params = products + sum(dims[1:])
+    return float(members * (3 * batch * products + 8 * params))
+
+
+@functools.cache
+def _cpu_model() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return cpu
+
+
+def _machine_key() -> str:
+    parts = [_cpu_model(), str(os.cpu_count()), torch.__version__, str(torch.get_num_threads())]
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    return f"v{VERSION}-{digest}"
+
+
+def cache_dir() -> Path:
+    """Where calibrations are kept: ``$SWEEPLAB_CACHE_DIR`` or ``~/.cache/sweeplab``."""
+    env = os.environ.get("SWEEPLAB_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "sweeplab"
+
+
+def _time_step(members: int, batch: int, width: int, threads: int) -> float:
+    """Median seconds of one stacked 784-w-w-10 Adam step with ``threads`` threads."""
+    gen = torch.Generator().manual_seed(0)
+    dims = [784, width, width, 10]
+    ws = [
+        (torch.randn(members, dims[i], dims[i + 1], generator=gen) * 0.05).requires_grad_()
+        for i in range(3)
+    ]
+    bs = [torch.zeros(members, 1, dims[i + 1]).requires_grad_() for i in range(3)]
+    params = [*ws, *bs]
+    state = [torch.zeros_like(p) for p in params for _ in range(2)]
+    x = torch.rand(members, batch, dims[0], generator=gen)
+    y = torch.randint(0, 10, (members * batch,), generator=gen)
+    step = torch.ones(())
+
+    def once() -> None:
+        h = x
+        for i in range(3):
+            h = torch.baddbmm(bs[i], h, ws[i])
+            if i < 2:
+                h = torch.relu(h)
+        loss = torch.nn.functional.cross_entropy(h.reshape(-1, 10), y)
+        for p in params:
+            p.grad = None
+        loss.backward()  # type: ignore[no-untyped-call]
+        with torch.no_grad():
+            torch._fused_adam_(
+                params,
+                [p.grad for p in params if p.grad is not None],
+                state[0::2],
+                state[1::2],
+                [],
+                [step] * len(params),
+                lr=1e-3,
+                beta1=0.9,
+                beta2=0.999,
+                weight_decay=0.0,
+                eps=1e-8,
+                amsgrad=False,
+                maximize=False,
+            )
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        once()
+        times = []
+        for _ in range(_REPEATS):
+            start = time.perf_counter()
+            for _ in range(_STEPS):
+                once()
+            times.append((time.perf_counter() - start) / _STEPS)
+    finally:
+        torch.set_num_threads(before)
+    return statistics.median(times)
+
+
+def measure() -> Calibration:
+    """Time the :data:`SHAPES` steps with one thread and torch's default."""
+    default = torch.get_num_threads()
+    counts = sorted({1, default})
+    points: list[tuple[float, int, float]] = []
+    with torch.enable_grad(), flush_denormals(torch.device("cpu")):
+        for members, batch, width in SHAPES:
+            work = step_work(members, batch, [784, width, width, 10])
+            for n in counts:
+                points.append((work, n, _time_step(members, batch, width, n)))
+    return fit(_machine_key(), points, default)
+
+
+def fit(key: str, points: list[tuple[float, int, float]], default: int) -> Calibration:
+    """A :class:`Calibration` from timings ``(work, threads, seconds)``.
+
+    ``small_step`` lies halfway (geometrically) between the first size from
+    which more threads were faster (by 5 %, at that size and at most of the
+    sizes from it up, so one noisy timing does not decide) and the size below
+    it; the overhead and rate are a
+    least-squares line through the best time of each size.
+    """
+    works = sorted({w for w, _, _ in points})
+    best: dict[float, float] = {}
+    wins: list[bool] = []
+    for w in works:
+        one = min((t for pw, n, t in points if pw == w and n == 1), default=math.inf)
+        many = min((t for pw, n, t in points if pw == w and n > 1), default=math.inf)
+        best[w] = min(one, many)
+        wins.append(many < one * 0.95)
+    small_step = math.inf
+    for i, w in enumerate(works):
+        later = wins[i:]
+        if wins[i] and 2 * sum(later) > len(later):
+            small_step = math.sqrt(works[i - 1] * w) if i > 0 else w / 2
+            break
+    xs, ys = works, [best[w] for w in works]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else 0.0
+    if slope <= 0:
+        slope = DEFAULT.overhead_s / DEFAULT.overhead_work
+    intercept = max(1e-5, my - slope * mx)
+    return Calibration(key, small_step, intercept, 1.0 / slope, default, tuple(points))
+
+
+def _read(path: Path) -> Calibration | None:
+    try:
+        raw = json.loads(path.read_text())
+        raw["points"] = tuple(tuple(p) for p in raw["points"])
+        raw["small_step"] = float(raw["small_step"])
+        return Calibration(**raw)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def calibration(device: torch.device) -> Calibration:
+    """This machine's calibration for ``device`` (measured once, then cached).
+
+    Off the CPU, and with ``SWEEPLAB_CALIBRATION=off``, it is :data:`DEFAULT`.
+    """
+    if device.type != "cpu" or os.environ.get("SWEEPLAB_CALIBRATION", "").lower() in (
+        "off",
+        "0",
+        "false",
+    ):
+        return DEFAULT
+    key = _machine_key()
+    if key in _memo:
+        return _memo[key]
+    path = cache_dir() / f"calibration-{key}.json"
+    found = _read(path)
+    busy = other_load()
+    quiet = busy is not None and busy < 0.5
+    if found is not None and found.key == key and not (found.busy and quiet):
+        _memo[key] = found
+        return found
+    start = time.perf_counter()
+    measured = dataclasses.replace(measure(), busy=not quiet)
+    _log.info(
+        "calibrated this CPU in %.1fs%s: more threads pay from %.3g multiply-adds a step, "
+        "%.2g s fixed per step, %.3g multiply-adds/s",
+        time.perf_counter() - start,
+        " (busy)" if measured.busy else "",
+        measured.small_step,
+        measured.overhead_s,
+        measured.rate,
+    )
+    _memo[key] = measured
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        raw = asdict(measured)
+        raw["small_step"] = str(measured.small_step)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(raw, indent=1) + "\n")
+        tmp.replace(path)
+    except OSError as exc:
+        _log.info("could not cache the calibration in %s: %s", path, exc)
+    return measured
