@@ -150,7 +150,7 @@ def test_no_source_file_is_over_the_size_limit() -> None:
 def test_one_vocabulary_of_names() -> None:
     """The engine is a leaf with its own implementations; their names are the spec's."""
     from sweeplab import engine, spec
-    from sweeplab.engine._trainer import ACTIVATION_FUNCTIONS
+    from sweeplab.engine import ACTIVATION_FUNCTIONS
     from sweeplab.study._bridge import ACTIVATION_MODULES
 
     assert tuple(ACTIVATION_FUNCTIONS) == spec.ACTIVATIONS

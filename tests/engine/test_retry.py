@@ -11,7 +11,7 @@ from sweeplab.engine import (
     GroupData,
     MemberResult,
     MemberSpec,
-    _trainer,
+    _epochs,
     train_group,
     train_group_splitting,
 )
@@ -35,18 +35,18 @@ def test_out_of_memory_group_is_split_and_equals_alone(
         for i in range(5)
     ]
     alone = [train_group([m], data)[0] for m in members]
-    real_epoch = _trainer._train_epoch
+    real_epoch = _epochs._train_epoch
     sizes: list[int] = []
 
     def small_memory(
-        stack: _trainer._Stack, d: GroupData, batch: int, folds: object = None
+        stack: _epochs.Stacked, d: GroupData, batch: int, folds: object = None
     ) -> list[float]:
         sizes.append(stack.size)
         if stack.size > 2:
             raise torch.OutOfMemoryError("simulated: group too large")
         return real_epoch(stack, d, batch, folds)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_trainer, "_train_epoch", small_memory)
+    monkeypatch.setattr(_epochs, "_train_epoch", small_memory)
     seen: list[int] = []
     pruned_epochs: list[tuple[int, list[int]]] = []
 
@@ -74,7 +74,7 @@ def test_single_member_out_of_memory_is_raised(
     def no_memory(*args: object) -> list[float]:
         raise torch.OutOfMemoryError("simulated")
 
-    monkeypatch.setattr(_trainer, "_train_epoch", no_memory)
+    monkeypatch.setattr(_epochs, "_train_epoch", no_memory)
     with pytest.raises(torch.OutOfMemoryError):
         train_group_splitting([MemberSpec(units=(4,), epochs=1)], data)
 
@@ -83,16 +83,16 @@ def test_explicit_threads_reach_every_split_part(
     data: GroupData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     members = [MemberSpec(units=(8,), batch_size=16, epochs=2, seed=i) for i in range(4)]
-    real_epoch = _trainer._train_epoch
+    real_epoch = _epochs._train_epoch
 
     def small_memory(
-        stack: _trainer._Stack, d: GroupData, batch: int, folds: object = None
+        stack: _epochs.Stacked, d: GroupData, batch: int, folds: object = None
     ) -> list[float]:
         if stack.size > 2:
             raise torch.OutOfMemoryError("simulated: group too large")
         return real_epoch(stack, d, batch, folds)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_trainer, "_train_epoch", small_memory)
+    monkeypatch.setattr(_epochs, "_train_epoch", small_memory)
     results = train_group_splitting(members, data, threads=2)
     assert [r.threads for r in results] == [2, 2, 2, 2]
     assert [r.group_size for r in results] == [2, 2, 2, 2]

@@ -4,6 +4,7 @@ There is one trainer. A single trial is a group of one.
 """
 
 from sweeplab.engine._calibrate import Calibration, calibration, step_work
+from sweeplab.engine._data import GroupData
 from sweeplab.engine._device import (
     configure_device,
     cpu_threads,
@@ -11,15 +12,18 @@ from sweeplab.engine._device import (
     other_load,
     thread_count,
 )
+from sweeplab.engine._epochs import EndCallback, EpochCallback
 from sweeplab.engine._functional import structure_key, train_modules
 from sweeplab.engine._member import MemberResult, MemberSpec, derive_seed
 from sweeplab.engine._metrics import METRIC_NAMES, metrics_from_confusion
+from sweeplab.engine._mlp import ACTIVATION_FUNCTIONS
 from sweeplab.engine._optim import OPTIMIZERS, make_optimizer
 from sweeplab.engine._plan import CPU_WORKING_SET, group_cap, plan_groups, step_overhead
 from sweeplab.engine._retry import train_group_splitting
-from sweeplab.engine._trainer import EndCallback, EpochCallback, GroupData, train_group
+from sweeplab.engine._trainer import train_group
 
 __all__ = [
+    "ACTIVATION_FUNCTIONS",
     "CPU_WORKING_SET",
     "METRIC_NAMES",
     "OPTIMIZERS",

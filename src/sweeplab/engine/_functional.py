@@ -21,16 +21,11 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from sweeplab.engine._data import GroupData
+from sweeplab.engine._epochs import EndCallback, EpochCallback, run_stack
+from sweeplab.engine._evaluate import evaluate_in_chunks, evaluate_rows
 from sweeplab.engine._member import MemberResult, MemberSpec
 from sweeplab.engine._optim import StackedOptimizer, make_optimizer
-from sweeplab.engine._trainer import (
-    EndCallback,
-    EpochCallback,
-    GroupData,
-    evaluate_in_chunks,
-    evaluate_rows,
-    run_stack,
-)
 
 __all__ = ["structure_key", "train_modules"]
 

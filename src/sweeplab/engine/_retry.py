@@ -7,8 +7,10 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from sweeplab.engine._data import GroupData
+from sweeplab.engine._epochs import EndCallback, EpochCallback
 from sweeplab.engine._member import MemberResult, MemberSpec
-from sweeplab.engine._trainer import EndCallback, EpochCallback, GroupData, train_group
+from sweeplab.engine._trainer import train_group
 
 __all__ = ["train_group_splitting"]
 
