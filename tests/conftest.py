@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,11 @@ import pytest
 
 from sweeplab.spec import StudySpec, spec_from_dict
 from sweeplab.store import Study, StudyDir, TrialRecord, write_json, write_text, write_trial
+
+# Group planning and thread counts follow a per-machine calibration; tests plan with the
+# engine's built-in constants so groups do not depend on the machine (subprocesses inherit it).
+# tests/engine/test_calibrate.py covers the calibration itself.
+os.environ.setdefault("SWEEPLAB_CALIBRATION", "off")
 
 
 def make_spec(name: str = "t", **sections: dict[str, Any]) -> StudySpec:

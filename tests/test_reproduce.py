@@ -140,3 +140,34 @@ def test_objective_study_is_refused_with_one_line(tmp_path: Path) -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1
     assert "reproduce must be given a study sweeplab trains" in lines[0]
+
+
+def test_reproduce_restores_the_recorded_thread_count(
+    study_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from sweeplab.study import _reproduce
+
+    copy = tmp_path / "repro"
+    shutil.copytree(study_dir, copy)
+    records = sweeplab.load_study(copy).records()
+    assert all(r.threads is not None and r.threads >= 1 for r in records)
+    best = sweeplab.load_study(copy).best()
+    assert best is not None
+    for r in records:
+        if r.group == best.group:
+            path = copy / "trials" / f"{r.number:05d}" / "record.json"
+            data = json.loads(path.read_text())
+            data["threads"] = 7
+            path.write_text(json.dumps(data))
+    seen: list[int | None] = []
+    real = _reproduce.train_group
+
+    def spy(*args: object, threads: int | None = None, **kwargs: object) -> object:
+        seen.append(threads)
+        return real(*args, threads=threads, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_reproduce, "train_group", spy)
+    reproduce(str(copy), best=True)
+    assert seen == [7]

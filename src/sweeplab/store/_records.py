@@ -26,7 +26,8 @@ class TrialRecord:
     error of that mean (sample std / sqrt(folds)), and ``folds`` keeps each
     fold's ``{"fold", "val", "test"}``. ``n_val`` is the number of validation
     samples one score was computed on (per fold), for a binomial standard
-    error when there is only one split.
+    error when there is only one split. ``threads`` is the CPU thread count of
+    the trial's group.
     """
 
     number: int
@@ -55,6 +56,9 @@ class TrialRecord:
     objective_se: float | None = None
     n_val: int | None = None
     folds: list[dict[str, Any]] | None = None
+    threads: int | None = None
+    """CPU intra-op threads the trial's group trained with (``None`` off the CPU),
+    so ``reproduce`` trains the group with the same count."""
 
     @property
     def config_key(self) -> str:

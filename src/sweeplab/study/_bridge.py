@@ -167,6 +167,7 @@ def merge_folds(
         train_steps=sum(r.train_steps for r in results),
         duration_s=max(r.duration_s for r in results),
         group_size=first.group_size,
+        threads=first.threads,
     )
     for rows in zip(*(r.curves for r in results), strict=False):
         row = mean_row(rows)

@@ -269,6 +269,7 @@ class FusedSource(TrialSource):
             group_index=index,
             group_members=numbers or [item.trial.number],
             n_val=self.n_val,
+            threads=result.threads,
             **extra,
         )
 

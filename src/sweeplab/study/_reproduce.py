@@ -254,7 +254,9 @@ def reproduce(
             ]
             trained = train_modules(modules, expanded, data, on_epoch=_stopper(stops))
         else:
-            trained = train_group(expanded, data, on_epoch=_stopper(stops))
+            # The group's recorded thread count (records before it was kept: the engine's choice).
+            threads = record.threads if device.type == "cpu" else None
+            trained = train_group(expanded, data, on_epoch=_stopper(stops), threads=threads)
         results = trained
         if folds:
             objective = spec.study.objective

@@ -16,7 +16,7 @@ import optuna
 import torch
 
 from sweeplab.data import Dataset
-from sweeplab.engine import configure_device
+from sweeplab.engine import calibration, configure_device
 from sweeplab.errors import SpecError
 from sweeplab.spec import (
     StudySpec,
@@ -138,10 +138,19 @@ def prepare(
         }
     study_dir.trials.mkdir(parents=True, exist_ok=True)
     write_text(study_dir.spec_file, spec.to_toml())
-    write_provenance(
-        study_dir.provenance,
-        collect_provenance(seed=spec.study.seed, data=info, device=str(device)),
-    )
+    provenance = collect_provenance(seed=spec.study.seed, data=info, device=str(device))
+    if dataset is not None and device.type == "cpu" and not study_dir.provenance.exists():
+        # What the planner and the thread choice were based on (see engine.calibration).
+        measured = calibration(device)
+        provenance["calibration"] = {
+            "key": measured.key,
+            "small_step": str(measured.small_step),
+            "overhead_s": measured.overhead_s,
+            "rate": measured.rate,
+            "threads": measured.threads,
+            "busy": measured.busy,
+        }
+    write_provenance(study_dir.provenance, provenance)
     return spec, root, dataset, device
 
 
