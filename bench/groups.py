@@ -27,30 +27,13 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ofat import DEFAULT_STUDY, study_data, trial_list  # noqa: E402
+from ofat import DEFAULT_STUDY, trial_list  # noqa: E402
 from plain import train_plain  # noqa: E402
 
 from engine import hardware  # noqa: E402
-from sweeplab.engine import GroupData, MemberSpec, plan_groups, train_group  # noqa: E402
+from sweeplab.engine import GroupData, plan_groups, train_group  # noqa: E402
 from sweeplab.spec import TrainParams, load_spec  # noqa: E402
-
-
-def member(p: TrainParams, seed: int) -> MemberSpec:
-    """The engine's view of ``p`` (as the runner builds it)."""
-    return MemberSpec(
-        units=p.layer_units(),
-        activation=p.activation,
-        dropout=p.dropout,
-        optimizer=p.optimizer,
-        lr=p.lr,
-        weight_decay=p.weight_decay,
-        momentum=p.momentum,
-        beta1=p.beta1,
-        beta2=p.beta2,
-        batch_size=p.batch_size,
-        epochs=p.epochs,
-        seed=seed,
-    )
+from sweeplab.study import load_study_data, member_spec  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -71,12 +54,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         (label, TrainParams.model_validate({**p.model_dump(), "epochs": args.epochs}))
         for label, p in trial_list(spec, None)
     ]
-    ds = study_data(spec)
+    ds = load_study_data(spec)
     if args.rows:
         ds = dataclasses.replace(
             ds, x_train=ds.x_train[: args.rows], y_train=ds.y_train[: args.rows]
         )
-    members = [member(p, i) for i, (_, p) in enumerate(trials)]
+    members = [member_spec(p, i) for i, (_, p) in enumerate(trials)]
     cpu = torch.device("cpu")
     groups = plan_groups(members, ds.n_features, ds.n_classes, cpu)
     chosen = [int(g) for g in args.groups.split(",") if g] or list(range(len(groups)))

@@ -44,9 +44,10 @@ sys.path.insert(0, str(HERE))
 from plain import train_plain  # noqa: E402
 
 from engine import hardware  # noqa: E402
-from sweeplab.data import Dataset, load_dataset  # noqa: E402
+from sweeplab.data import Dataset  # noqa: E402
 from sweeplab.search import design_points  # noqa: E402
 from sweeplab.spec import StudySpec, TrainParams, load_spec  # noqa: E402
+from sweeplab.study import load_study_data  # noqa: E402
 
 DEFAULT_STUDY = ROOT / "examples" / "fashion_mnist_ofat.toml"
 
@@ -60,21 +61,6 @@ def trial_list(spec: StudySpec, limit: int | None) -> list[tuple[str, TrainParam
         points = points[:limit]
     base = spec.params.model_dump()
     return [(p.label, TrainParams.model_validate({**base, **p.params})) for p in points]
-
-
-def study_data(spec: StudySpec) -> Dataset:
-    """The study's dataset, split and scaled as ``sweeplab run`` loads it."""
-    d = spec.data
-    return load_dataset(
-        d.dataset,
-        split=(d.split[0], d.split[1], d.split[2]),
-        scale=d.scale,
-        seed=spec.study.seed,
-        path=d.path,
-        target=d.target,
-        max_samples=d.max_samples,
-        cache_dir=d.cache_dir,
-    )
 
 
 def run_sweeplab(
@@ -220,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "trial_configs": [_describe(p) for _, p in trials],
         "arms": {},
     }
-    ds = study_data(spec)
+    ds = load_study_data(spec)
     results["n_train"], results["n_test"] = ds.n_train, int(ds.x_test.shape[0])
     if not args.skip_sweeplab:
         runs_dir = Path(tempfile.mkdtemp(prefix="sweeplab-ofat-"))
