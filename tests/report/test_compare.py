@@ -11,8 +11,33 @@ import pytest
 
 from sweeplab.errors import SpecError
 from sweeplab.spec import Range
-from sweeplab.study import compare_specs
+from sweeplab.study import DEFAULT_STRATEGIES, compare_specs, continuous_keys, default_strategies
 from tests.conftest import make_spec
+
+
+def test_grid_refuses_a_continuous_range_in_compare_as_in_run() -> None:
+    space = {"lr": {"low": 1e-4, "high": 1e-1, "log": True}, "epochs": {"low": 2, "high": 9}}
+    base = make_spec("cmp", search={"trials": 5, "space": space})
+    with pytest.raises(
+        SpecError,
+        match=r"search.space.lr must be a list of values or a range "
+        r"with a step for strategy 'grid', but got a continuous range",
+    ) as cmp:
+        compare_specs(base, ["random", "grid"], repeats=1)
+    assert "leave grid out of --strategies" in str(cmp.value)
+    with pytest.raises(
+        SpecError,
+        match=r"search.space.lr must be a list of values or a range "
+        r"with a step for strategy 'grid', but got a continuous range",
+    ):
+        make_spec("g", search={"strategy": "grid", "trials": 5, "space": space})
+    assert continuous_keys(base) == ["lr"]
+    assert "grid" not in default_strategies(base)
+    assert default_strategies(base) == tuple(s for s in DEFAULT_STRATEGIES if s != "grid")
+    ints = make_spec("i", search={"trials": 5, "space": {"epochs": {"low": 2, "high": 9}}})
+    assert default_strategies(ints) == DEFAULT_STRATEGIES
+    grid = next(spec for s, _, spec in compare_specs(ints, ["grid"], 1))
+    assert isinstance(grid.search.space["epochs"], Range)
 
 
 def test_compare_specs_share_space_budget_and_seeds() -> None:
@@ -26,9 +51,9 @@ def test_compare_specs_share_space_budget_and_seeds() -> None:
             },
         },
     )
-    plan = compare_specs(base, ["random", "grid", "hyperband"], repeats=3)
+    plan = compare_specs(base, ["random", "sobol", "hyperband"], repeats=3)
     assert [(s, k) for s, k, _ in plan] == [
-        (s, k) for s in ("random", "grid", "hyperband") for k in range(3)
+        (s, k) for s in ("random", "sobol", "hyperband") for k in range(3)
     ]
     for s, k, spec in plan:
         assert spec.study.name == f"{s}-r{k}"
@@ -37,13 +62,6 @@ def test_compare_specs_share_space_budget_and_seeds() -> None:
         assert spec.search.strategy == s
         assert spec.data == base.data
         assert spec.params == base.params
-    grid = next(spec for s, _, spec in plan if s == "grid")
-    lr = grid.search.space["lr"]
-    assert isinstance(lr, list)
-    assert len(lr) == 8
-    assert lr[0] == pytest.approx(1e-4)
-    assert lr[-1] == pytest.approx(0.1)
-    assert grid.search.space["epochs"] == [2, 3, 4, 5, 6, 7, 8, 9]
     assert isinstance(plan[0][2].search.space["lr"], Range)
     with pytest.raises(SpecError, match="--strategies must be names from"):
         compare_specs(base, ["random", "ofat"], 1)

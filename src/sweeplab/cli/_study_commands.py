@@ -231,8 +231,12 @@ def report(
 def compare(
     study_file: Annotated[Path, typer.Argument(help="The study file (TOML).")],
     strategies: Annotated[
-        str, typer.Option(help="Comma-separated strategies.")
-    ] = "grid,random,sobol,tpe,gp,hyperband,bohb",
+        str | None,
+        typer.Option(
+            help="Comma-separated strategies [default: grid,random,sobol,tpe,gp,hyperband,bohb; "
+            "grid left out when a range is continuous]."
+        ),
+    ] = None,
     repeats: Annotated[int, typer.Option(help="Seeds per strategy.")] = 5,
     set_: Annotated[
         list[str] | None,
@@ -245,7 +249,7 @@ def compare(
     from sweeplab.report import write_compare_report
     from sweeplab.study import run_compare
 
-    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    names = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -254,10 +258,10 @@ def compare(
         console=err,
         disable=quiet,
     )
-    task = progress.add_task("studies", total=len(names) * max(repeats, 0))
+    task = progress.add_task("studies", total=None)
 
     def on_study(strategy: str, repeat: int, done: int, total: int) -> None:
-        progress.update(task, completed=done, description=f"{strategy} r{repeat}")
+        progress.update(task, completed=done, total=total, description=f"{strategy} r{repeat}")
 
     with user_errors(), progress:
         result = run_compare(study_file, names, repeats, list(set_ or []), runs_dir, on_study)

@@ -57,7 +57,8 @@ def write_compare_report(result: CompareResult, out_dir: Path | None = None) -> 
             f"({result.base.search.trials or 30} trials) under each strategy, {reps} seeds each "
             f"(repeat k uses seed {result.base.study.seed}+k for every strategy). The best trial "
             f"of each study is chosen on {metric} (validation); its test scores are reported. "
-            "grid runs a continuous range as 8 values spanning it; hyperband and bohb prune, so "
+            "grid runs only lists of values and stepped ranges, as in sweeplab run; hyperband and "
+            "bohb prune, so "
             "they spend fewer epochs for the same number of trials (column epochs)."
         )
     )

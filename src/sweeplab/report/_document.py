@@ -64,7 +64,11 @@ class Document:
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("sweeplab.report", "templates"),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
+        # The HTML template is ``report.html.j2``: match the whole suffix, so study-file
+        # text and parameter values are escaped (a bare ``html`` never matched it).
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("html", "html.j2"), default_for_string=False
+        ),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,

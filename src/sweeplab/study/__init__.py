@@ -16,7 +16,14 @@ from sweeplab.study._bridge import (
     study_folds,
 )
 from sweeplab.study._budget import DEFAULT_TRIALS, study_budget
-from sweeplab.study._compare import DEFAULT_STRATEGIES, compare_specs, load_compare, run_compare
+from sweeplab.study._compare import (
+    DEFAULT_STRATEGIES,
+    compare_specs,
+    continuous_keys,
+    default_strategies,
+    load_compare,
+    run_compare,
+)
 from sweeplab.study._events import Callback, RunEvent
 from sweeplab.study._finalize import FinalizeError, FinalModel, finalize
 from sweeplab.study._interrupt import handling_sigint
@@ -34,6 +41,8 @@ __all__ = [
     "ReproReport",
     "RunEvent",
     "compare_specs",
+    "continuous_keys",
+    "default_strategies",
     "finalize",
     "fold_members",
     "group_data",

@@ -5,40 +5,42 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from sweeplab.analysis import CompareResult
 from sweeplab.errors import SpecError
-from sweeplab.spec import INT_PARAMS, STRATEGIES, StudySpec, load_spec, spec_from_dict
+from sweeplab.spec import INT_PARAMS, STRATEGIES, Range, StudySpec, load_spec, spec_from_dict
 from sweeplab.store import Study, load_study
 from sweeplab.study._run import run
 
-__all__ = ["DEFAULT_STRATEGIES", "compare_specs", "load_compare", "run_compare"]
+__all__ = [
+    "DEFAULT_STRATEGIES",
+    "compare_specs",
+    "continuous_keys",
+    "default_strategies",
+    "load_compare",
+    "run_compare",
+]
 
 _log = logging.getLogger(__name__)
 DEFAULT_STRATEGIES = ("grid", "random", "sobol", "tpe", "gp", "hyperband", "bohb")
-GRID_LEVELS = 8
 
 
-def _grid_space(space: dict[str, Any]) -> dict[str, Any]:
-    """Continuous ranges as 8 values (log-spaced when ``log``), so ``grid`` can run them."""
-    out: dict[str, Any] = {}
-    for key, dim in space.items():
-        if isinstance(dim, dict) and dim.get("step") is None:
-            lo, hi = float(dim["low"]), float(dim["high"])
-            if dim.get("log"):
-                vals = np.geomspace(lo, hi, GRID_LEVELS)
-            else:
-                vals = np.linspace(lo, hi, GRID_LEVELS)
-            if key in INT_PARAMS:
-                out[key] = sorted({round(float(v)) for v in vals})
-            else:
-                out[key] = [float(f"{v:.3g}") for v in vals]
-        else:
-            out[key] = dim
-    return out
+def continuous_keys(base: StudySpec) -> list[str]:
+    """The space's continuous ranges: what ``grid`` refuses, in ``run`` and ``compare`` alike."""
+    return [
+        k
+        for k, d in base.search.space.items()
+        if isinstance(d, Range)
+        and d.step is None
+        and not (k in INT_PARAMS and float(d.low).is_integer() and float(d.high).is_integer())
+    ]
+
+
+def default_strategies(base: StudySpec) -> tuple[str, ...]:
+    """Every strategy that can run this space: ``grid`` only when no range is continuous."""
+    if continuous_keys(base):
+        return tuple(s for s in DEFAULT_STRATEGIES if s != "grid")
+    return DEFAULT_STRATEGIES
 
 
 def compare_specs(
@@ -47,7 +49,8 @@ def compare_specs(
     """The study of each strategy and repeat: same space, data, params and trial budget.
 
     Repeat ``k`` uses seed ``study.seed + k`` for every strategy (paired seeds).
-    For ``grid`` a continuous range becomes 8 values spanning it.
+    ``grid`` refuses a continuous range here as in ``run`` (one line naming the
+    range): a grid of levels nobody chose would answer a different question.
     """
     unknown = [s for s in strategies if s not in STRATEGIES or s == "ofat"]  # ofat: no budget
     if unknown:
@@ -59,6 +62,12 @@ def compare_specs(
         raise SpecError(f"--repeats must be >= 1, but got {repeats}")
     if not base.search.space:
         raise SpecError("search.space must name at least one parameter to compare strategies")
+    cont = continuous_keys(base)
+    if "grid" in strategies and cont:
+        raise SpecError(
+            f"search.space.{cont[0]} must be a list of values or a range with a step "
+            "for strategy 'grid', but got a continuous range (leave grid out of --strategies)"
+        )
     trials = base.search.trials or 30
     out = []
     for s in strategies:
@@ -69,15 +78,13 @@ def compare_specs(
             raw["search"]["strategy"] = s
             raw["search"]["trials"] = trials
             raw["search"]["configs"] = []
-            if s == "grid":
-                raw["search"]["space"] = _grid_space(raw["search"]["space"])
             out.append((s, k, spec_from_dict(raw)))
     return out
 
 
 def run_compare(
     study_file: str | Path,
-    strategies: Sequence[str] = DEFAULT_STRATEGIES,
+    strategies: Sequence[str] | None = None,
     repeats: int = 5,
     overrides: Sequence[str] = (),
     runs_dir: str | Path = "runs",
@@ -85,9 +92,17 @@ def run_compare(
 ) -> CompareResult:
     """Run (or resume) every strategy × repeat under ``runs_dir/<name>-compare/``.
 
-    ``on_study(strategy, repeat, done, total)`` is called after each study.
+    ``strategies=None`` runs :func:`default_strategies`. ``on_study(strategy,
+    repeat, done, total)`` is called after each study.
     """
     base = load_spec(study_file, overrides)
+    if strategies is None:
+        strategies = default_strategies(base)
+        if len(strategies) < len(DEFAULT_STRATEGIES):
+            _log.warning(
+                "compare: grid left out, search.space.%s is a continuous range",
+                continuous_keys(base)[0],
+            )
     root = Path(runs_dir) / f"{base.study.name}-compare"
     plan = compare_specs(base, strategies, repeats)
     studies: dict[str, list[Study]] = {s: [] for s in strategies}
