@@ -42,11 +42,21 @@ def test_ofat_report_has_every_section_and_noise_band(ofat_report: ReportFiles) 
         assert re.search(
             rf"^\| {factor} \| (direct|inverse|none|non-monotonic|differs) \| ", md, re.M
         ), factor
-    assert re.search(r"ρ=-?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\] \(n=5\)", md)
+    assert re.search(r"trend p=[\d.e-]+ \(slope t-test on the repeats' variance \(df=2\)\)", md)
+    assert re.search(r"Holm p=[\d.e-]+", md)
     assert "baseline mean ± 2 SD over 3 baseline runs" in md
-    assert re.search(
-        r"^\| config 0 \| \d\.\d{4} .*\| [+-]\d\.\d{4} \| (inside|better|worse)", md, re.M
-    )
+    assert "## One factor at a time: each level against the baseline" in md
+    assert "over 3 runs" in md
+    assert "(2 degrees of freedom, 95% t multiplier 4.30)" in md
+    verdicts = "within noise|better|worse|far better|far worse"
+    for factor, value in (("lr", "0.001"), ("units", "4"), ("optimizer", "sgd")):
+        assert re.search(
+            rf"^\| {factor} \| {value} \| 1 \| \d\.\d{{4}} \| [+-]\d\.\d{{4}} "
+            rf"\[[+-]\d\.\d{{4}}, [+-]\d\.\d{{4}}\] \| ({verdicts}) \| (yes|no) \| ",
+            md,
+            re.M,
+        ), factor
+    assert re.search(rf"^\| config \| config 0 \| 1 \| \d\.\d{{4}} .*\| ({verdicts}) \|", md, re.M)
     assert "never varies two hyperparameters together" in md
     assert "## Pruning" not in md
     names = {p.name for p in files.figures}

@@ -18,8 +18,9 @@ from sweeplab.analysis._compare import (
 from sweeplab.analysis._frame import StudyFrame, study_frame
 from sweeplab.analysis._importance import Importance, importances
 from sweeplab.analysis._interactions import Interaction, interactions
+from sweeplab.analysis._ofat import BaselineNoise, LevelEffect, level_effects
 from sweeplab.analysis._pareto import pareto_front
-from sweeplab.analysis._relations import Relation, ValueStat, relation, relations
+from sweeplab.analysis._relations import ALPHA, Relation, ValueStat, relation, relations
 from sweeplab.analysis._selection import (
     Z_TIE,
     Ranking,
@@ -37,11 +38,14 @@ from sweeplab.analysis._selection import (
 from sweeplab.analysis._stats import Interval, bootstrap_ci, mean_ci, spearman, spearman_ci
 
 __all__ = [
+    "ALPHA",
     "Z_TIE",
+    "BaselineNoise",
     "CompareResult",
     "Importance",
     "Interaction",
     "Interval",
+    "LevelEffect",
     "Pairwise",
     "Ranking",
     "Relation",
@@ -58,6 +62,7 @@ __all__ = [
     "config_scores",
     "importances",
     "interactions",
+    "level_effects",
     "mean_ci",
     "pairwise_tests",
     "pareto_front",

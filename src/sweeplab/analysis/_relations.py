@@ -1,19 +1,43 @@
-"""How each hyperparameter relates to the metric: Spearman ρ, its bootstrap CI, a verdict."""
+"""How each hyperparameter relates to the metric: a calibrated verdict per factor.
+
+Each numeric factor gets two tests (see ``_trend``): a monotone trend test
+(slope t-test on the repeats' variance, or Spearman's rho with an exact
+permutation p) and an interior-extreme test (intersection-union t-tests of an
+interior level against both ends). A factor's p is twice the smaller of the
+two (Bonferroni within the factor); categorical factors get a one-way F-test.
+Holm's procedure across the study's factors turns these into verdicts, so the
+chance of any false verdict in a study stays at or below ``ALPHA`` on pure
+noise, at every n (``tests/analysis/test_calibration.py`` measures it). Where
+nothing is detected, the evidence says the smallest change the data would have
+caught with 80% power, or that no change was detectable at all.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from sweeplab.analysis._frame import StudyFrame
-from sweeplab.analysis._stats import Interval, mean_ci, spearman_ci
+from sweeplab.analysis._stats import Interval, mean_ci
+from sweeplab.analysis._trend import (
+    FactorTest,
+    detectable_change,
+    distinct,
+    factor_test,
+    holm,
+    levels_of,
+    min_attainable_p,
+    pure_error,
+    shapes,
+)
 
-__all__ = ["Relation", "ValueStat", "relation", "relations"]
+__all__ = ["ALPHA", "Relation", "ValueStat", "relation", "relations"]
 
+ALPHA = 0.05
 VERDICTS = ("direct", "inverse", "none", "non-monotonic", "differs", "too few trials")
 
 
@@ -29,11 +53,15 @@ class ValueStat:
 class Relation:
     """The relation of one factor to the metric.
 
-    ``verdict`` is ``direct``/``inverse`` when the bootstrap CI of ρ excludes 0,
-    ``non-monotonic`` when an interior value beats both ends by more than
-    1.96 standard errors of the noise, ``differs`` for a categorical factor
-    whose groups differ (Kruskal–Wallis p < 0.05), ``too few trials`` below
-    3 trials or 2 values, else ``none``.
+    ``verdict``: ``direct``/``inverse`` (a monotone trend), ``non-monotonic``
+    (an interior value beats, or falls below, both ends; ``extreme`` names it),
+    ``differs`` (a categorical factor's groups differ), ``none`` (nothing
+    detected: ``detectable`` is the smallest change the data would have caught
+    with 80% power, ``nan`` when none could be), or ``too few trials`` below 3
+    trials or 2 values. ``p`` is the factor's p-value, ``p_holm`` adjusted
+    across the study's factors; a verdict other than none needs
+    ``p_holm <= ALPHA``. ``rho`` is Spearman's rho (no interval: verdicts come
+    from the tests, not from a bootstrap of rho).
     """
 
     factor: str
@@ -42,91 +70,157 @@ class Relation:
     verdict: str
     evidence: str
     values: tuple[ValueStat, ...]
+    p: float = math.nan
+    p_holm: float = math.nan
+    method: str = ""
+    detectable: float = math.nan
+    extreme: str = ""
 
 
-def _noise_sd(groups: list[np.ndarray], xs: np.ndarray, ys: np.ndarray) -> float:
-    """Pooled within-value SD; without repeats, the residual SD of a quadratic fit (n ≥ 8)."""
+@dataclass(frozen=True)
+class _Raw:
+    rel: Relation
+    test: FactorTest | None
+    bend_text: str
+
+
+def _fmt(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:g}"
+
+
+def _numeric(data: pd.DataFrame, factor: str, keys: list[float | str], rel: Relation) -> _Raw:
+    raw_x = data[factor].to_numpy(float)
+    xs = np.log(raw_x) if _logscale(keys) else raw_x
+    Y = data["metric"].to_numpy(float)[None, :]
+    test = factor_test(xs, Y)
+    rho = float(stats.spearmanr(xs, Y[0]).statistic) if np.ptp(Y) > 0 else math.nan
+    bend_text = ""
+    if math.isfinite(float(test.p_bend[0])):
+        design = levels_of(xs)
+        at = int(test.bend_at[0])
+        center = float(design.centers[at])
+        where = (
+            f"{factor}≈{_fmt(math.exp(center) if _logscale(keys) else center)}"
+            if design.binned
+            else f"{factor}={_fmt(keys[at])}"
+        )
+        bend_text = f"{'peak' if test.bend_sign[0] > 0 else 'trough'} at {where}"
+    # The smallest detectable change across the range, from the noise this design sees.
+    sd, sd_dof = pure_error(distinct(xs), Y)
+    if sd_dof < 2 and xs.size >= 4:
+        coef = np.polyfit(xs, Y[0], min(2, xs.size - 2))
+        resid = Y[0] - np.polyval(coef, xs)
+        sd_dof = xs.size - min(3, xs.size - 1)
+        sd = np.array([math.sqrt(float((resid**2).sum()) / sd_dof)])
+    cx = xs - xs.mean()
+    se_range = float(sd[0]) * float(np.ptp(xs)) / math.sqrt(float((cx**2).sum()))
+    detectable = detectable_change(se_range, sd_dof) if sd_dof >= 1 else math.nan
+    if test.dof == 0 and min_attainable_p(xs) > ALPHA:
+        detectable = math.nan
+    method = test.method
+    if test.dof:
+        method = method.replace("variance", f"variance (df={test.dof})", 1)
+    rel = replace(
+        rel,
+        rho=Interval(rho, math.nan, math.nan, rel.n),
+        p=float(test.p[0]),
+        method=method,
+        detectable=detectable,
+        extreme=bend_text,
+    )
+    return _Raw(rel, test, bend_text)
+
+
+def _categorical(data: pd.DataFrame, groups: list[np.ndarray], rel: Relation) -> _Raw:
+    best = max(rel.values, key=lambda v: v.stat.value)
     dof = sum(g.size - 1 for g in groups)
-    if dof > 0:
-        ss = sum(float(((g - g.mean()) ** 2).sum()) for g in groups)
-        return math.sqrt(ss / dof)
-    if xs.size >= 8:
-        coef = np.polyfit(xs, ys, 2)
-        resid = ys - np.polyval(coef, xs)
-        return math.sqrt(float((resid**2).sum()) / (xs.size - 3))
-    return math.nan
+    if dof < 1 or np.ptp(data["metric"].to_numpy(float)) == 0:
+        return _Raw(replace(rel, method="no repeats to test", extreme=str(best.value)), None, "")
+    ss = sum(float(((g - g.mean()) ** 2).sum()) for g in groups)
+    sd = math.sqrt(ss / dof)
+    p = float(stats.f_oneway(*groups).pvalue) if sd > 0 else 1.0
+    big = sorted(g.size for g in groups)[-2:]
+    detectable = detectable_change(sd * math.sqrt(1 / big[0] + 1 / big[1]), dof)
+    rel = replace(
+        rel,
+        p=p if math.isfinite(p) else 1.0,
+        method=f"one-way F-test, df=({len(groups) - 1}, {dof})",
+        detectable=detectable,
+        extreme=str(best.value),
+    )
+    return _Raw(rel, None, "")
 
 
-def _interior_extreme(groups: list[np.ndarray], xs: np.ndarray, ys: np.ndarray) -> tuple[bool, str]:
-    """Whether an interior value beats both ends (a peak or a trough) beyond noise."""
-    if len(groups) < 3:
-        return False, ""
-    means = np.array([g.mean() for g in groups])
-    sizes = np.array([g.size for g in groups])
-    sd = _noise_sd(groups, xs, ys)
-    if not math.isfinite(sd) or sd == 0:
-        return False, ""
-    for sign, kind in ((1.0, "peak"), (-1.0, "trough")):
-        inner = 1 + int(np.argmax(sign * means[1:-1]))
-        gaps = []
-        for end in (0, len(means) - 1):
-            se = sd * math.sqrt(1 / sizes[inner] + 1 / sizes[end])
-            gaps.append(sign * (means[inner] - means[end]) / se)
-        if min(gaps) > 1.96:
-            return True, f"{kind} at index {inner}, both ends ≥ {min(gaps):.1f} SE away"
-    return False, ""
-
-
-def relation(rows: pd.DataFrame, factor: str, numeric: bool) -> Relation:
-    """The relation of ``factor`` to ``rows['metric']`` (see :class:`Relation`)."""
+def _raw(rows: pd.DataFrame, factor: str, numeric: bool) -> _Raw:
     data = rows[[factor, "metric"]].dropna()
     n = len(data)
     keys = sorted(data[factor].unique(), key=lambda v: (str(type(v)), v))
     groups = [data.loc[data[factor] == k, "metric"].to_numpy(float) for k in keys]
     values = tuple(ValueStat(k, mean_ci(g)) for k, g in zip(keys, groups, strict=True))
+    rel = Relation(factor, n, None, "", "", values)
     if n < 3 or len(keys) < 2:
-        return Relation(factor, n, None, "too few trials", f"n={n}, {len(keys)} value(s)", values)
+        few = replace(rel, verdict="too few trials", evidence=f"n={n}, {len(keys)} value(s)")
+        return _Raw(few, None, "")
     if not numeric:
-        if all(g.size == 1 for g in groups) or np.ptp(data["metric"].to_numpy(float)) == 0:
-            best = max(values, key=lambda v: v.stat.value)
-            return Relation(
-                factor, n, None, "none", f"no repeats to test; best {best.value} (n={n})", values
-            )
-        p = float(stats.kruskal(*groups).pvalue)
-        best = max(values, key=lambda v: v.stat.value)
-        verdict = "differs" if p < 0.05 else "none"
-        return Relation(
-            factor, n, None, verdict, f"Kruskal–Wallis p={p:.3g}, best {best.value} (n={n})", values
+        return _categorical(data, groups, rel)
+    return _numeric(data, factor, keys, rel)
+
+
+def _verdict(raw: _Raw, p_holm: float) -> Relation:
+    rel = replace(raw.rel, p_holm=p_holm)
+    if rel.verdict == "too few trials":
+        return rel
+    tested = f"{rel.method}: p={rel.p:.3g}, Holm p={p_holm:.3g}"
+    if raw.test is not None and math.isfinite(float(raw.test.p_bend[0])):
+        tested = (
+            f"trend p={float(raw.test.p_trend[0]):.3g} ({rel.method}), interior extreme "
+            f"p={float(raw.test.p_bend[0]):.3g}; factor p={rel.p:.3g}, Holm p={p_holm:.3g}"
         )
-    xs = np.log(data[factor].to_numpy(float)) if _logscale(keys) else data[factor].to_numpy(float)
-    ys = data["metric"].to_numpy(float)
-    rho = spearman_ci(xs, ys)
-    evidence = f"ρ={rho.text('.2f')}"
-    if rho.excludes_zero():
-        verdict = "direct" if rho.value > 0 else "inverse"
-    else:
-        bent, why = _interior_extreme(groups, xs, ys)
-        if bent:
-            verdict = "non-monotonic"
-            evidence += f"; {why.replace(f'index {_idx(why)}', f'{factor}={_at(keys, why)}')}"
-        else:
-            verdict = "none"
-    return Relation(factor, n, rho, verdict, evidence, values)
+    if rel.method == "no repeats to test":
+        return replace(
+            rel, verdict="none", evidence=f"no repeats to test; best {rel.extreme} (n={rel.n})"
+        )
+    if p_holm <= ALPHA:
+        if rel.rho is None:
+            return replace(rel, verdict="differs", evidence=f"{tested}; best {rel.extreme}")
+        assert raw.test is not None
+        verdict = str(shapes(raw.test, np.array([p_holm]), ALPHA)[0])
+        if verdict == "non-monotonic":
+            return replace(rel, verdict=verdict, evidence=f"{raw.bend_text}; {tested}")
+        return replace(rel, verdict=verdict, evidence=f"{tested}; ρ={rel.rho.value:.2f}")
+    if math.isfinite(rel.detectable):
+        unseen = (
+            f"a change below ±{rel.detectable:.3g} across the range would likely go unseen "
+            "at this noise"
+        )
+        if rel.rho is None:
+            unseen = (
+                f"a difference below ±{rel.detectable:.3g} between groups would likely go unseen"
+            )
+        return replace(rel, verdict="none", evidence=f"no effect detected ({tested}); {unseen}")
+    return replace(
+        rel,
+        verdict="none",
+        evidence=f"no effect detectable: {rel.n} trials on {len(rel.values)} values cannot reach "
+        f"p ≤ {ALPHA} (repeat trials to estimate the noise)",
+    )
 
 
-def _idx(why: str) -> int:
-    return int(why.split("index ")[1].split(",")[0])
+def relation(rows: pd.DataFrame, factor: str, numeric: bool) -> Relation:
+    """The relation of ``factor`` to ``rows['metric']`` tested on its own (a family of one)."""
+    raw = _raw(rows, factor, numeric)
+    return _verdict(raw, raw.rel.p)
 
 
-def _at(keys: list[float | str], why: str) -> str:
-    return f"{keys[_idx(why)]:g}" if not isinstance(keys[_idx(why)], str) else str(keys[_idx(why)])
+def relations(sf: StudyFrame) -> list[Relation]:
+    """One :class:`Relation` per factor the design varied, Holm-adjusted across factors."""
+    raws = [_raw(sf.rows_for(f), f, sf.is_numeric(f)) for f in sf.factors]
+    tested = [i for i, r in enumerate(raws) if math.isfinite(r.rel.p)]
+    adjusted = holm([raws[i].rel.p for i in tested])
+    p_holm = {i: adjusted[k] for k, i in enumerate(tested)}
+    return [_verdict(r, p_holm.get(i, math.nan)) for i, r in enumerate(raws)]
 
 
 def _logscale(keys: list[float | str]) -> bool:
     nums = [float(k) for k in keys]
     return min(nums) > 0 and max(nums) / min(nums) >= 16
-
-
-def relations(sf: StudyFrame) -> list[Relation]:
-    """One :class:`Relation` per factor the design varied, in factor order."""
-    return [relation(sf.rows_for(f), f, sf.is_numeric(f)) for f in sf.factors]

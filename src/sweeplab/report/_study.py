@@ -23,6 +23,7 @@ from sweeplab.analysis import (
 )
 from sweeplab.report._document import Document, render
 from sweeplab.report._findings import importance_section, interaction_section, relations_section
+from sweeplab.report._ofat import ofat_section
 from sweeplab.report._overview import overview_section
 from sweeplab.report._questions import questions_section
 from sweeplab.report._selection import best_section, confirmation_section, ranked_trials
@@ -71,6 +72,9 @@ def write_report(study: Study, out_dir: Path | None = None) -> ReportFiles:
     if confirmation is not None:
         doc.sections.append(confirmation_section(confirmation))
     doc.sections.append(relations_section(sf, rels, fig_dir, files))
+    ofat = ofat_section(sf)
+    if ofat is not None:
+        doc.sections.append(ofat)
     doc.sections.append(importance_section(sf, fig_dir, files))
     doc.sections.append(interaction_section(sf, inters, fig_dir, files))
     doc.sections.append(curves_section(study, ranked, fig_dir, files))
