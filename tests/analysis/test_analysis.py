@@ -13,10 +13,12 @@ from sweeplab.analysis import (
     StudyFrame,
     interactions,
     mean_ci,
+    min_repeats,
     pairwise_tests,
     relation,
+    repeats_needed,
+    sign_flip_p,
     spearman_ci,
-    summarize,
 )
 
 
@@ -110,16 +112,39 @@ def _run(strategy: str, repeat: int, best: float) -> RunResult:
     return RunResult(strategy, repeat, (best,), (1.0,), best, best, best, 1, 1)
 
 
-def test_pairwise_names_the_better_strategy_only_when_significant() -> None:
-    results = [_run("good", k, 0.9 + k * 0.001) for k in range(8)]
-    results += [_run("bad", k, 0.5 + k * 0.001) for k in range(8)]
-    results += [_run("same", k, 0.5 + k * 0.001 + 0.0005) for k in range(8)]
+def test_pairwise_is_paired_and_names_the_better_strategy_only_when_significant() -> None:
+    rng = np.random.default_rng(4)
+    shared = rng.normal(0.7, 0.05, size=8)  # repeat k's seed and split move every strategy
+    results = [_run("good", k, shared[k] + 0.01) for k in range(8)]
+    results += [_run("bad", k, shared[k]) for k in range(8)]
+    results += [_run("same", k, shared[k] + rng.normal(0, 0.01)) for k in range(8)]
     tests = {(t.a, t.b): t for t in pairwise_tests(results, ["good", "bad", "same"], True)}
+    # +0.01 on every repeat: invisible to an unpaired test under 0.05 of shared spread
     assert tests[("good", "bad")].verdict == "good better than bad"
-    assert tests[("bad", "same")].verdict == "no difference detected"
+    assert tests[("good", "bad")].diff == pytest.approx(0.01)
+    assert tests[("good", "bad")].p == pytest.approx(2 / 2**8)
     assert tests[("good", "bad")].p_holm >= tests[("good", "bad")].p
-    minimize = pairwise_tests(results, ["good", "bad"], maximize=False)
-    assert minimize[0].verdict == "bad better than good"
-    summary = summarize(results, ["good", "bad"])
-    assert summary[0].val[0] == pytest.approx(0.9035)
-    assert summary[0].repeats == 8
+    assert tests[("bad", "same")].verdict == "no difference detected"
+    assert tests[("good", "bad")].reachable
+
+
+def test_unreachable_differences_are_said_so() -> None:
+    results = [_run(s, k, (0.9 if s == "a" else 0.5) + k * 1e-3) for s in "abc" for k in range(3)]
+    tests = pairwise_tests(results, ["a", "b", "c"], True)
+    assert not any(t.reachable for t in tests)
+    assert tests[0].verdict.startswith("unreachable: 3 paired repeats give p >= 0.25")
+    assert "(7 repeats)" in tests[0].verdict
+    assert min_repeats(3) == 7
+    assert min_repeats(21) == 10
+
+
+def test_sign_flip_is_calibrated_and_repeats_needed_gives_its_power() -> None:
+    rng = np.random.default_rng(6)
+    for k in (6, 8, 11):
+        noise = rng.normal(size=(1000, k))
+        rate = np.mean([sign_flip_p(d) <= 0.05 for d in noise])
+        assert rate <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 1000), (k, rate)
+    k = repeats_needed(1.0, 3)
+    shifted = rng.normal(1.0, 1.0, size=(1000, k))
+    power = np.mean([3 * sign_flip_p(d) <= 0.05 for d in shifted])
+    assert power >= 0.75  # planned for 80% with the t approximation

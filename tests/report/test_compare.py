@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from sweeplab.analysis import repeats_needed
 from sweeplab.errors import SpecError
 from sweeplab.spec import Range
-from sweeplab.study import DEFAULT_STRATEGIES, compare_specs, continuous_keys, default_strategies
+from sweeplab.study import (
+    DEFAULT_STRATEGIES,
+    compare_plan,
+    compare_specs,
+    continuous_keys,
+    default_strategies,
+)
 from tests.conftest import make_spec
 
 
@@ -38,6 +45,19 @@ def test_grid_refuses_a_continuous_range_in_compare_as_in_run() -> None:
     assert default_strategies(ints) == DEFAULT_STRATEGIES
     grid = next(spec for s, _, spec in compare_specs(ints, ["grid"], 1))
     assert isinstance(grid.search.space["epochs"], Range)
+
+
+def test_compare_says_before_running_how_many_repeats_a_verdict_needs() -> None:
+    space = {"lr": {"low": 1e-4, "high": 1e-1, "log": True}}
+    base = make_spec("cmp", search={"trials": 5, "space": space})
+    text = compare_plan(base, default_strategies(base), 5)
+    assert text.startswith("6 strategies x 5 repeats: random, sobol")
+    assert "grid left out: search.space.lr is a continuous range" in text
+    assert "15 paired comparisons (Holm: p <= 0.00333)" in text
+    assert f"1 SD of the per-repeat differences needs {repeats_needed(1.0, 15)} repeats" in text
+    assert "no difference can be declared below 10" in text
+    assert "With --repeats 5 every verdict will be 'unreachable'" in text
+    assert "unreachable" not in compare_plan(base, ["random", "tpe"], 6)
 
 
 def test_compare_specs_share_space_budget_and_seeds() -> None:
@@ -112,11 +132,15 @@ def test_cli_compare_writes_a_report(tmp_path: Path) -> None:
             re.M,
         ), s
     assert re.search(
-        r"^\| random vs grid \| [\d.e-]+ \| [\d.e-]+ \| (no difference detected|"
-        r"\w+ better than \w+) \|$",
+        r"^\| random vs grid \| 2 \| [+-]\d\.\d{4} \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\] \| "
+        r"[\d.e-]+ \| [\d.e-]+ \| unreachable: 2 paired repeats give p >= 0.5, Holm over 1 "
+        r"pairs needs <= 0.05 \(6 repeats\) \|$",
         md,
         re.M,
-    )
+    ), md
+    assert "At least 6 repeats are needed (--repeats 6)" in md
+    assert "1 paired comparison (Holm: p <= 0.05)" in done.stderr
+    assert "With --repeats 2 every verdict will be 'unreachable'" in done.stderr
     assert (root / "report" / "figures" / "best_so_far.png").exists()
     html = (root / "report" / "report.html").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 1

@@ -1,4 +1,9 @@
-"""Comparing search strategies over repeated seeds: best-so-far curves and pairwise tests."""
+"""Comparing search strategies over repeated seeds: best-so-far curves and paired tests.
+
+Repeat k of every strategy uses the same seed and split, so strategies are
+compared on paired differences (exact sign-flip test, Holm over pairs), and
+the number of repeats a comparison needs is known before it runs.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from sweeplab.analysis._trend import holm
 from sweeplab.spec import StudySpec
 from sweeplab.store import Study, TrialRecord
 
@@ -19,8 +25,11 @@ __all__ = [
     "Pairwise",
     "RunResult",
     "StrategySummary",
+    "min_repeats",
     "pairwise_tests",
+    "repeats_needed",
     "run_result",
+    "sign_flip_p",
     "summarize",
 ]
 
@@ -115,45 +124,115 @@ def summarize(results: list[RunResult], strategies: list[str]) -> list[StrategyS
     return out
 
 
+ALPHA = 0.05
+EXACT_MAX_PAIRS = 16
+N_FLIPS = 20000
+FLIP_SEED = 20240607
+
+
 @dataclass(frozen=True)
 class Pairwise:
-    """Two-sided Mann–Whitney U on the final best validation, Holm-adjusted."""
+    """Two strategies compared on repeats that share a seed and split (paired).
+
+    ``diff`` is the mean over paired repeats of ``a - b`` (final best
+    validation) with a 95% paired-t interval; ``p`` is the exact two-sided
+    sign-flip permutation p of the mean difference (every sign pattern up to 16
+    pairs, else 20,000 seeded ones), ``p_holm`` Holm-adjusted over all pairs.
+    ``min_p`` is the smallest p these ``n`` pairs can give; ``reachable`` is
+    false when even that p fails Holm's first step (``min_p x pairs > alpha``),
+    so no difference could have been declared whatever the data.
+    """
 
     a: str
     b: str
+    n: int
+    diff: float
+    low: float
+    high: float
     p: float
     p_holm: float
+    min_p: float
+    reachable: bool
     verdict: str
+
+
+def sign_flip_p(d: np.ndarray) -> float:
+    """Exact (or seeded Monte Carlo) two-sided sign-flip p of the mean of paired differences."""
+    d = np.asarray(d, dtype=float)
+    k = d.size
+    if k == 0 or not np.any(d):
+        return 1.0
+    if k <= EXACT_MAX_PAIRS:
+        signs = 1 - 2 * ((np.arange(2**k)[:, None] >> np.arange(k)) & 1)
+        null = np.abs(signs @ d)
+        return float(np.mean(null >= abs(d.sum()) - 1e-12))
+    rng = np.random.default_rng(FLIP_SEED)
+    signs = rng.choice([-1.0, 1.0], size=(N_FLIPS, k))
+    hits = int(np.sum(np.abs(signs @ d) >= abs(d.sum()) - 1e-12))
+    return (1 + hits) / (1 + N_FLIPS)
+
+
+def min_p(pairs: int) -> float:
+    """The smallest two-sided sign-flip p with ``pairs`` paired repeats: 2 / 2^pairs."""
+    return min(1.0, 2.0 / 2.0**pairs) if pairs > 0 else 1.0
+
+
+def min_repeats(n_pairs: int, alpha: float = ALPHA) -> int:
+    """Repeats the exact paired test needs before any of ``n_pairs`` pairs can pass Holm."""
+    k = 1
+    while n_pairs * min_p(k) > alpha:
+        k += 1
+    return k
+
+
+def repeats_needed(effect_sd: float, n_pairs: int, alpha: float = ALPHA, power: float = 0.8) -> int:
+    """Repeats to find a paired difference of ``effect_sd`` SDs (of the per-repeat
+    differences) with ``power``, at Holm's first step (alpha / pairs), two-sided;
+    never fewer than :func:`min_repeats`."""
+    level = alpha / max(n_pairs, 1)
+    k = max(2, min_repeats(n_pairs, alpha))
+    while k < 1000:
+        dof = k - 1
+        crit = stats.t.ppf(1 - level / 2, dof)
+        nc = effect_sd * math.sqrt(k)
+        if float(stats.nct.sf(crit, dof, nc)) >= power:
+            return k
+        k += 1
+    return k
 
 
 def pairwise_tests(
     results: list[RunResult], strategies: list[str], maximize: bool
 ) -> list[Pairwise]:
-    """Every pair of strategies; the verdict names the better one only when p_holm < 0.05."""
+    """Every pair of strategies, paired by repeat; a winner only when ``p_holm <= 0.05``."""
+    best = {(r.strategy, r.repeat): r.best_val for r in results if math.isfinite(r.best_val)}
     raw = []
     for a, b in itertools.combinations(strategies, 2):
-        xa = [r.best_val for r in results if r.strategy == a and math.isfinite(r.best_val)]
-        xb = [r.best_val for r in results if r.strategy == b and math.isfinite(r.best_val)]
-        if len(xa) < 2 or len(xb) < 2 or (len(set(xa + xb)) == 1):
-            p = 1.0
+        reps = sorted(k for s, k in best if s == a and (b, k) in best)
+        d = np.array([best[(a, k)] - best[(b, k)] for k in reps])
+        mean = float(d.mean()) if d.size else math.nan
+        if d.size >= 2:
+            half = float(stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size))
         else:
-            p = float(stats.mannwhitneyu(xa, xb, alternative="two-sided").pvalue)
-        diff = (np.median(xa) - np.median(xb)) if xa and xb else 0.0
-        raw.append((a, b, p, float(diff)))
-    order = sorted(range(len(raw)), key=lambda i: raw[i][2])
-    adjusted = [1.0] * len(raw)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(raw) - rank) * raw[i][2]))
-        adjusted[i] = running
+            half = math.nan
+        raw.append((a, b, d.size, mean, mean - half, mean + half, sign_flip_p(d)))
+    adjusted = holm([r[6] for r in raw])
     out = []
-    for (a, b, p, diff), ph in zip(raw, adjusted, strict=True):
-        if ph < 0.05 and diff != 0:
-            better, worse = (a, b) if (diff > 0) == maximize else (b, a)
+    m = len(raw)
+    for (a, b, n, mean, low, high, p), ph in zip(raw, adjusted, strict=True):
+        floor = min_p(n)
+        reachable = m * floor <= ALPHA
+        if ph <= ALPHA and mean != 0:
+            better, worse = (a, b) if (mean > 0) == maximize else (b, a)
             verdict = f"{better} better than {worse}"
+        elif not reachable:
+            verdict = (
+                f"unreachable: {n} paired repeats give p >= {floor:.3g}, Holm over {m} pairs "
+                f"needs <= {ALPHA / m:.3g} ({min_repeats(m)} repeats)"
+            )
         else:
             verdict = "no difference detected"
-        out.append(Pairwise(a, b, p, ph, verdict))
+        out.append(Pairwise(a, b, n, mean, low, high, p, ph, floor, reachable, verdict))
     return out
 
 

@@ -264,7 +264,15 @@ def compare(
         progress.update(task, completed=done, total=total, description=f"{strategy} r{repeat}")
 
     with user_errors(), progress:
-        result = run_compare(study_file, names, repeats, list(set_ or []), runs_dir, on_study)
+        result = run_compare(
+            study_file,
+            names,
+            repeats,
+            list(set_ or []),
+            runs_dir,
+            on_study,
+            lambda text: err.print(text, markup=False, highlight=False),
+        )
     with user_errors():
         html = write_compare_report(result)
     out.print(f"wrote {html.with_suffix('.md')} and {html}")

@@ -10,9 +10,18 @@ from pathlib import Path
 
 import numpy as np
 
-from sweeplab.analysis import CompareResult, RunResult, pairwise_tests, run_result, summarize
+from sweeplab.analysis import (
+    CompareResult,
+    RunResult,
+    min_repeats,
+    pairwise_tests,
+    repeats_needed,
+    run_result,
+    summarize,
+)
 from sweeplab.report._document import Document, Figure, Paragraph, Section, Table, render
 from sweeplab.report._figures import new_figure, save
+from sweeplab.report._format import fmt_value
 
 __all__ = ["write_compare_report"]
 
@@ -129,18 +138,47 @@ def write_compare_report(result: CompareResult, out_dir: Path | None = None) -> 
     )
     doc.sections.append(curves)
     pw = Section("Pairwise tests")
-    pw.add(
-        Paragraph(
-            f"Two-sided Mann–Whitney U on the final best {metric} of each repeat, Holm-adjusted "
-            f"over {len(tests)} pairs; a verdict names a winner only when the adjusted p < 0.05. "
-            f"With {reps} repeats per strategy the smallest attainable p is limited, so "
-            "'no difference detected' is not evidence of equality."
-        )
+    m = len(tests)
+    need = min_repeats(m) if m else 0
+    text = (
+        f"Repeat k of every strategy shares its seed and split, so each pair is compared on "
+        f"its paired differences (a − b, final best {metric}): the mean difference with a 95% "
+        "paired-t interval, and the exact two-sided sign-flip permutation p of that mean, "
+        f"Holm-adjusted over {m} pairs; a verdict names a winner only when the adjusted "
+        "p ≤ 0.05. 'no difference detected' is not evidence of equality."
     )
+    if m and any(not t.reachable for t in tests):
+        text += (
+            f" With {reps} repeats the smallest attainable p is {tests[0].min_p:.3g}, and "
+            f"Holm over {m} pairs needs ≤ {0.05 / m:.3g}: no difference could have been "
+            f"declared, whatever the data. At least {need} repeats are needed "
+            f"(--repeats {need}); a difference of 1 SD of the per-repeat differences needs "
+            f"{repeats_needed(1.0, m)} for 80% power, 0.5 SD needs {repeats_needed(0.5, m)}."
+        )
+    pw.add(Paragraph(text))
     pw.add(
         Table(
-            ("pair", "p", "p (Holm)", "verdict"),
-            tuple((f"{t.a} vs {t.b}", f"{t.p:.3g}", f"{t.p_holm:.3g}", t.verdict) for t in tests),
+            (
+                "pair",
+                "paired repeats",
+                "mean difference a − b [95% CI]",
+                "p",
+                "p (Holm)",
+                "verdict",
+            ),
+            tuple(
+                (
+                    f"{t.a} vs {t.b}",
+                    str(t.n),
+                    "-"
+                    if not math.isfinite(t.diff)
+                    else f"{t.diff:+.4f} [{fmt_value(t.low, '+.4f')}, {fmt_value(t.high, '+.4f')}]",
+                    f"{t.p:.3g}",
+                    f"{t.p_holm:.3g}",
+                    t.verdict,
+                )
+                for t in tests
+            ),
         )
     )
     doc.sections.append(pw)

@@ -18,6 +18,7 @@ from sweeplab.study._bridge import (
 from sweeplab.study._budget import DEFAULT_TRIALS, study_budget
 from sweeplab.study._compare import (
     DEFAULT_STRATEGIES,
+    compare_plan,
     compare_specs,
     continuous_keys,
     default_strategies,
@@ -40,6 +41,7 @@ __all__ = [
     "Mismatch",
     "ReproReport",
     "RunEvent",
+    "compare_plan",
     "compare_specs",
     "continuous_keys",
     "default_strategies",

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sweeplab.analysis import CompareResult
+from sweeplab.analysis import CompareResult, min_repeats, repeats_needed
 from sweeplab.errors import SpecError
 from sweeplab.spec import INT_PARAMS, STRATEGIES, Range, StudySpec, load_spec, spec_from_dict
 from sweeplab.store import Study, load_study
@@ -14,6 +14,7 @@ from sweeplab.study._run import run
 
 __all__ = [
     "DEFAULT_STRATEGIES",
+    "compare_plan",
     "compare_specs",
     "continuous_keys",
     "default_strategies",
@@ -82,6 +83,32 @@ def compare_specs(
     return out
 
 
+def compare_plan(base: StudySpec, strategies: Sequence[str], repeats: int) -> str:
+    """What a comparison can show before it runs: pairs, the repeats a verdict needs.
+
+    The paired sign-flip test's smallest p is 2 / 2^repeats; Holm over the
+    pairs needs 0.05 / pairs, so below :func:`analysis.min_repeats` no
+    difference can be declared whatever the data.
+    """
+    pairs = len(strategies) * (len(strategies) - 1) // 2
+    text = f"{len(strategies)} strategies x {repeats} repeats: {', '.join(strategies)}"
+    if continuous_keys(base) and "grid" not in strategies:
+        text += f" (grid left out: search.space.{continuous_keys(base)[0]} is a continuous range)"
+    if pairs == 0:
+        return text + "; one strategy, nothing to compare."
+    need = min_repeats(pairs)
+    text += (
+        f". {pairs} paired comparison{'s' if pairs != 1 else ''} "
+        f"(Holm: p <= {0.05 / pairs:.3g}); "
+        f"a difference of 1 SD of the per-repeat differences needs "
+        f"{repeats_needed(1.0, pairs)} repeats for 80% power, 2 SD needs "
+        f"{repeats_needed(2.0, pairs)}, and no difference can be declared below {need}."
+    )
+    if repeats < need:
+        text += f" With --repeats {repeats} every verdict will be 'unreachable'."
+    return text
+
+
 def run_compare(
     study_file: str | Path,
     strategies: Sequence[str] | None = None,
@@ -89,22 +116,26 @@ def run_compare(
     overrides: Sequence[str] = (),
     runs_dir: str | Path = "runs",
     on_study: Callable[[str, int, int, int], None] | None = None,
+    on_plan: Callable[[str], None] | None = None,
 ) -> CompareResult:
     """Run (or resume) every strategy × repeat under ``runs_dir/<name>-compare/``.
 
-    ``strategies=None`` runs :func:`default_strategies`. ``on_study(strategy,
+    ``strategies=None`` runs :func:`default_strategies`. ``on_plan(text)``
+    gets :func:`compare_plan` before the first study; ``on_study(strategy,
     repeat, done, total)`` is called after each study.
     """
     base = load_spec(study_file, overrides)
     if strategies is None:
         strategies = default_strategies(base)
         if len(strategies) < len(DEFAULT_STRATEGIES):
-            _log.warning(
+            _log.info(
                 "compare: grid left out, search.space.%s is a continuous range",
                 continuous_keys(base)[0],
             )
     root = Path(runs_dir) / f"{base.study.name}-compare"
     plan = compare_specs(base, strategies, repeats)
+    if on_plan is not None:
+        on_plan(compare_plan(base, strategies, repeats))
     studies: dict[str, list[Study]] = {s: [] for s in strategies}
     for i, (s, k, spec) in enumerate(plan):
         _log.info("compare: %s repeat %d", s, k)
