@@ -13,10 +13,10 @@ import pytest
 import torch
 
 import sweeplab
-from sweeplab.engine import GroupData, train_group
+from sweeplab.engine import GroupData, MemberResult, train_group
 from sweeplab.errors import DataError
 from sweeplab.spec import TrainParams
-from sweeplab.study import fold_members, load_study_data, member_spec, study_folds
+from sweeplab.study import fold_members, load_study_data, member_spec, merge_folds, study_folds
 from tests.conftest import make_spec
 
 SPACE = {"lr": [3e-3, 1e-2, 3e-2], "units": [4, 8]}
@@ -38,7 +38,10 @@ def test_cv_trial_is_the_mean_of_its_folds(runs: Path) -> None:
         assert [f["fold"] for f in r.folds] == [0, 1, 2, 3, 4]
         scores = [f["val"]["accuracy"] for f in r.folds]
         assert r.objective == pytest.approx(statistics.mean(scores), abs=1e-12)
-        assert r.objective_se == pytest.approx(statistics.stdev(scores) / math.sqrt(5), abs=1e-12)
+        # Nadeau-Bengio: folds share training rows, so (1/J + n_val/n_train) s², 96 train / 24 val
+        corrected = statistics.stdev(scores) * math.sqrt(1 / 5 + 24 / 96)
+        assert r.objective_se == pytest.approx(corrected, abs=1e-12)
+        assert [(f["n_train"], f["n_val"]) for f in r.folds] == [(96, 24)] * 5
         tests = [f["test"]["accuracy"] for f in r.folds]
         assert r.test is not None
         assert r.test["accuracy"] == pytest.approx(statistics.mean(tests), abs=1e-12)
@@ -50,6 +53,19 @@ def test_cv_trial_is_the_mean_of_its_folds(runs: Path) -> None:
     summary = pd.read_csv(study.dir.summary)
     assert {"objective_se", "n_val", "folds"} <= set(summary.columns)
     assert (summary["folds"] == 5).all()
+
+
+def test_merge_folds_gives_the_corrected_resampled_t_se() -> None:
+    scores = [0.90, 0.80, 0.85, 0.95, 0.70, 0.88, 0.91, 0.79, 0.84, 0.93]
+    results = [MemberResult("complete", val={"accuracy": v}, test={"accuracy": v}) for v in scores]
+    s = statistics.stdev(scores)
+    # repeated 2 x 5-fold on a pool of 100: 80 train / 20 val per fold
+    _, extra = merge_folds(results, "val_accuracy", [(80, 20)] * 10)
+    assert extra["objective_se"] == pytest.approx(s * math.sqrt(1 / 10 + 20 / 80))
+    assert extra["objective_se"] / (s / math.sqrt(10)) == pytest.approx(math.sqrt(3.5))
+    # without sizes, k-fold's ratio 1/(J - 1) is assumed
+    _, plain = merge_folds(results[:5], "val_accuracy")
+    assert plain["objective_se"] == pytest.approx(statistics.stdev(scores[:5]) * math.sqrt(0.45))
 
 
 def test_cv_trial_equals_its_folds_trained_alone(runs: Path) -> None:
@@ -177,8 +193,8 @@ def test_confirmation_ranks_the_top_configs_on_fresh_folds(runs: Path) -> None:
     for c in candidates:
         assert len(c["confirm_values"]) == 6
         assert c["confirm_value"] == pytest.approx(statistics.mean(c["confirm_values"]))
-        assert c["confirm_se"] == pytest.approx(
-            statistics.stdev(c["confirm_values"]) / math.sqrt(6)
+        assert c["confirm_se"] == pytest.approx(  # corrected: 6 folds of 80 train / 40 val
+            statistics.stdev(c["confirm_values"]) * math.sqrt(1 / 6 + 40 / 80)
         )
     winner = min(candidates, key=lambda c: (-c["confirm_value"], c["search_rank"]))
     assert data["winner"] == winner["trial"]

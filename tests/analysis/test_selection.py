@@ -68,6 +68,10 @@ def test_trial_se_uses_the_fold_spread_floored_by_the_pooled_binomial() -> None:
     # every fold scored 1.0: spread 0, but 150 pooled samples are not certainty
     perfect = _rec(0, 1.0, objective_se=0.0, folds=folds, n_val=30)
     assert trial_se(perfect, None, metric="val_accuracy") == pytest.approx(binomial_se(1.0, 150))
+    # repeated 3 x 5-fold of a pool of 150: each sample is validated 3 times, counted once
+    sized = [{"fold": i, "val": {}, "test": {}, "n_train": 120, "n_val": 30} for i in range(15)]
+    again = _rec(0, 1.0, objective_se=0.0, folds=sized, n_val=30)
+    assert trial_se(again, None, metric="val_accuracy") == pytest.approx(binomial_se(1.0, 150))
     # a loss keeps its fold spread as is
     loss = _rec(0, 0.2, objective_se=0.0, folds=folds)
     assert trial_se(loss, 30, metric="val_loss") == 0.0

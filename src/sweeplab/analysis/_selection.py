@@ -8,9 +8,11 @@ from the best, so a report can say when the winner is inside the noise.
 The SE of one trial (:func:`trial_se`):
 
 - with folds (``data.cv`` / ``data.split_repeats``) the record's
-  ``objective_se``, the SE of the mean over folds. For proportion metrics it
-  is floored by the binomial SE of the pooled folds, since five folds that all
-  score 1.0 have a spread of 0 but are not certain;
+  ``objective_se``, Nadeau and Bengio's corrected SE of the mean over folds
+  (``study.merge_folds``). For proportion metrics it is floored by the
+  binomial SE of the distinct validation samples (each counted once, also
+  under repeated k-fold), since five folds that all score 1.0 have a spread
+  of 0 but are not certain;
 - with one split and a proportion metric, the binomial SE
   ``sqrt(p̃(1 − p̃) / n)`` with Agresti–Coull's adjusted proportion
   ``p̃ = (x + 2) / (n + 4)``, ``x = p·n`` correct of ``n = n_val``. At p = 1
@@ -29,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -100,11 +103,26 @@ def trial_se(record: TrialRecord, n_val: int | None, *, metric: str) -> float | 
     if _finite(record.objective_se):
         fold_se = float(record.objective_se)  # type: ignore[arg-type]
         if proportion and record.folds:
-            return max(fold_se, binomial_se(value, int(n) * len(record.folds)))  # type: ignore[arg-type]
+            return max(fold_se, binomial_se(value, _distinct_val(record.folds, int(n))))  # type: ignore[arg-type]
         return fold_se
     if proportion:
         return binomial_se(value, int(n))  # type: ignore[arg-type]
     return None
+
+
+def _distinct_val(folds: list[dict[str, Any]], n: int) -> int:
+    """Validation samples behind the folds, each counted once.
+
+    The folds' validation sets together hold ``sum n_val``; every fold comes
+    from one pool of ``n_train + n_val`` samples, so repeated k-fold or
+    repeated splits never see more distinct samples than the pool. Records
+    without fold sizes count ``n`` per fold (as before).
+    """
+    total = sum(int(f.get("n_val") or n) for f in folds)
+    pools = [
+        int(f["n_train"]) + int(f["n_val"]) for f in folds if f.get("n_train") and f.get("n_val")
+    ]
+    return min(total, max(pools)) if pools else total
 
 
 def _basis(record: TrialRecord, n_val: int | None, metric: str) -> str:

@@ -24,7 +24,14 @@ from sweeplab.data import Dataset
 from sweeplab.engine import MemberResult, derive_seed, plan_groups, train_group_splitting
 from sweeplab.spec import TrainParams
 from sweeplab.store import TrialRecord, confirmed_settings, write_confirmation
-from sweeplab.study._bridge import fold_members, group_data, member_spec, merge_folds, study_folds
+from sweeplab.study._bridge import (
+    fold_members,
+    fold_sizes,
+    group_data,
+    member_spec,
+    merge_folds,
+    study_folds,
+)
 from sweeplab.study._events import RunEvent
 from sweeplab.study._loop import Runner
 
@@ -124,7 +131,7 @@ def confirm_top(
     rows = []
     failed = []
     for rank, c in enumerate(candidates, start=1):
-        merged, extra = merge_folds(c.results, objective)
+        merged, extra = merge_folds(c.results, objective, fold_sizes(data.folds))
         value = None if merged.val is None else merged.val[objective.removeprefix("val_")]
         fold_values = [(f["val"] or {}).get(objective.removeprefix("val_")) for f in extra["folds"]]
         if value is None:

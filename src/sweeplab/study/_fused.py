@@ -40,7 +40,14 @@ from sweeplab.search import (
     suggest,
 )
 from sweeplab.spec import StudySpec, TrainParams
-from sweeplab.study._bridge import fold_members, group_data, mean_row, member_spec, merge_folds
+from sweeplab.study._bridge import (
+    fold_members,
+    fold_sizes,
+    group_data,
+    mean_row,
+    member_spec,
+    merge_folds,
+)
 from sweeplab.study._budget import max_epochs, study_budget
 from sweeplab.study._confirm import confirm_top
 from sweeplab.study._interrupt import check as check_interrupt
@@ -322,7 +329,9 @@ class FusedSource(TrialSource):
             if per == 1:
                 self.finish(runner, items[i], result, group, i, numbers)
             else:
-                merged, extra = merge_folds([ended[i][f] for f in range(per)], objective)
+                merged, extra = merge_folds(
+                    [ended[i][f] for f in range(per)], objective, fold_sizes(self.folds)
+                )
                 self.finish(runner, items[i], merged, group, i, numbers, **extra)
             check_interrupt()
 
