@@ -74,6 +74,7 @@ def test_saved_model_scores_like_the_card(
     assert card == json.loads(json.dumps(final.card))
     assert (card["trial"], card["chosen_by"]) == (best.number, "validation")
     assert final.card_md.read_text().startswith(f"# Model card: fin, trial {best.number}")
+    assert "It covers seed variance only" in final.card_md.read_text()
 
     # Seeds: max(3, study.repeats), derived from the study seed, the tag and the trial.
     assert card["seeds"] == [derive_seed(3, FINALIZE_TAG, best.number, i) for i in range(3)]

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 
 from sweeplab.analysis import (
+    MIN_TRIALS,
     RunResult,
     StudyFrame,
+    importances,
     interactions,
     mean_ci,
     min_repeats,
@@ -148,3 +150,24 @@ def test_sign_flip_is_calibrated_and_repeats_needed_gives_its_power() -> None:
     shifted = rng.normal(1.0, 1.0, size=(1000, k))
     power = np.mean([3 * sign_flip_p(d) <= 0.05 for d in shifted])
     assert power >= 0.75  # planned for 80% with the t approximation
+
+
+def test_importance_keeps_conditional_parameters_and_needs_enough_trials() -> None:
+    rng = np.random.default_rng(11)
+    n = 24
+    depth = rng.choice([1.0, 2.0], size=n)
+    units2 = np.where(depth == 2, rng.choice([16.0, 64.0], size=n), np.nan)
+    lr = rng.choice([1e-3, 1e-2], size=n)
+    metric = 0.8 + 0.1 * (lr == 1e-2) + 0.05 * (units2 == 64.0) + rng.normal(0, 0.005, n)
+    frame = pd.DataFrame(
+        {"depth": depth, "units2": units2, "lr": lr, "metric": metric, "label": "random"}
+    )
+    sf = StudyFrame(frame, ("depth", "lr", "units2"), "m", True, "random")
+    imps = {i.factor: i for i in importances(sf)}
+    assert set(imps) == {"depth", "lr", "units2"}  # units2 is not dropped
+    assert imps["units2"].inactive == int(np.isnan(units2).sum()) > 0
+    assert imps["lr"].value > imps["depth"].value
+    assert imps["lr"].resamples >= 50
+    assert imps["lr"].low <= imps["lr"].value <= imps["lr"].high
+    few = StudyFrame(frame.head(MIN_TRIALS - 1), ("depth", "lr", "units2"), "m", True, "random")
+    assert importances(few) == []

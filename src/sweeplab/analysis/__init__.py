@@ -19,7 +19,7 @@ from sweeplab.analysis._compare import (
     summarize,
 )
 from sweeplab.analysis._frame import StudyFrame, study_frame
-from sweeplab.analysis._importance import Importance, importances
+from sweeplab.analysis._importance import MIN_RESAMPLES, MIN_TRIALS, Importance, importances
 from sweeplab.analysis._interactions import Interaction, interactions
 from sweeplab.analysis._ofat import BaselineNoise, LevelEffect, level_effects
 from sweeplab.analysis._pareto import pareto_front
@@ -42,6 +42,8 @@ from sweeplab.analysis._stats import Interval, bootstrap_ci, mean_ci, spearman, 
 
 __all__ = [
     "ALPHA",
+    "MIN_RESAMPLES",
+    "MIN_TRIALS",
     "Z_TIE",
     "BaselineNoise",
     "CompareResult",

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
 
 from sweeplab.analysis._frame import StudyFrame
@@ -17,19 +18,32 @@ from sweeplab.analysis._stats import BOOTSTRAP_SEED
 __all__ = ["Importance", "importances"]
 
 _log = logging.getLogger(__name__)
-N_RESAMPLES = 20
+N_RESAMPLES = 100  # valid resamples wanted: a 5-95% range needs ~100 draws, not 20
+MAX_ATTEMPTS = 200  # resamples drawn at most (those where a factor is constant are skipped)
+MIN_RESAMPLES = 50  # fewer valid ones: no range is printed
+MIN_TRIALS = 8  # and at least 2 trials per factor: a forest on fewer fits noise
 N_TREES = 32
+N_TREES_RESAMPLE = 16
+INACTIVE = "inactive"
 
 
 @dataclass(frozen=True)
 class Importance:
-    """fANOVA importance of one factor: on all trials and the 5–95% bootstrap range."""
+    """fANOVA importance of one factor: on all trials and the 5–95% bootstrap range.
+
+    ``low``/``high`` are ``nan`` when fewer than ``MIN_RESAMPLES`` resamples
+    were valid. ``inactive`` counts the trials where a conditional parameter
+    did not exist (``units2`` at depth 1); it enters the forest as its own
+    value (below the range, or the category ``inactive``), so the parameter is
+    kept rather than dropped.
+    """
 
     factor: str
     value: float
     low: float
     high: float
     resamples: int
+    inactive: int = 0
 
 
 def _distribution(values: list[Any], numeric: bool) -> BaseDistribution:
@@ -40,12 +54,23 @@ def _distribution(values: list[Any], numeric: bool) -> BaseDistribution:
     return CategoricalDistribution(sorted({str(v) for v in values}))
 
 
+def _fill_inactive(column: pd.Series, numeric: bool) -> pd.Series:
+    """A conditional parameter's missing values as one value outside its range."""
+    if not numeric:
+        return column.astype(object).where(column.notna(), INACTIVE)
+    vals = column.dropna().astype(float)
+    lo, hi = float(vals.min()), float(vals.max())
+    below = lo / 2 if lo > 0 and hi / lo >= 16 else lo - max(hi - lo, 1.0) / 2
+    return column.astype(float).fillna(below)
+
+
 def _fanova(
     rows: list[dict[str, Any]],
     values: list[float],
     dists: dict[str, BaseDistribution],
     maximize: bool,
     seed: int,
+    trees: int,
 ) -> dict[str, float]:
     study = optuna.create_study(direction="maximize" if maximize else "minimize")
     study.add_trials(
@@ -54,7 +79,7 @@ def _fanova(
             for p, v in zip(rows, values, strict=True)
         ]
     )
-    evaluator = optuna.importance.FanovaImportanceEvaluator(n_trees=N_TREES, seed=seed)
+    evaluator = optuna.importance.FanovaImportanceEvaluator(n_trees=trees, seed=seed)
     result = optuna.importance.get_param_importances(study, evaluator=evaluator, normalize=True)
     return {k: float(v) for k, v in result.items()}
 
@@ -62,21 +87,27 @@ def _fanova(
 def importances(sf: StudyFrame) -> list[Importance]:
     """fANOVA importances of the varied factors, largest first.
 
-    Empty when fewer than 4 trials or fewer than 2 factors (one factor has
-    importance 1 by construction, which says nothing). Each resample draws the
-    trials with replacement (seeded) and refits; resamples where a factor is
-    constant are skipped.
+    Empty with fewer than ``MIN_TRIALS`` trials, fewer than 2 per factor, or
+    fewer than 2 factors (one factor has importance 1 by construction, which
+    says nothing). Each resample draws the trials with replacement (seeded)
+    and refits with ``N_TREES_RESAMPLE`` trees, until ``N_RESAMPLES`` valid
+    ones (a factor constant in a resample makes it invalid) or
+    ``MAX_ATTEMPTS``.
     """
     frame = sf.frame
     factors = list(sf.factors)
-    if len(frame) < 4 or len(factors) < 2:
+    if len(frame) < max(MIN_TRIALS, 2 * len(factors)) or len(factors) < 2:
         return []
-    data = frame[[*factors, "metric"]].dropna(subset=["metric"])
+    data = frame[[*factors, "metric"]].dropna(subset=["metric"]).copy()
+    inactive = {f: int(data[f].isna().sum()) for f in factors}
+    for f in factors:
+        if inactive[f] and data[f].notna().any():
+            data[f] = _fill_inactive(data[f], sf.is_numeric(f))
     data = data.dropna(axis=1)
     factors = [f for f in factors if f in data.columns and data[f].nunique() > 1]
     if len(factors) < 2:
         return []
-    numeric = {f: sf.is_numeric(f) for f in factors}
+    numeric = {f: sf.is_numeric(f) and not (data[f] == INACTIVE).any() for f in factors}
     records = [
         {f: (float(r[f]) if numeric[f] else str(r[f])) for f in factors}
         for r in data.to_dict("records")
@@ -86,16 +117,20 @@ def importances(sf: StudyFrame) -> list[Importance]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         dists = {f: _distribution(data[f].tolist(), numeric[f]) for f in factors}
-        full = _fanova(records, metric, dists, sf.maximize, BOOTSTRAP_SEED)
+        full = _fanova(records, metric, dists, sf.maximize, BOOTSTRAP_SEED, N_TREES)
         rng = np.random.default_rng(BOOTSTRAP_SEED)
         draws: dict[str, list[float]] = {f: [] for f in factors}
-        for b in range(N_RESAMPLES):
+        for b in range(MAX_ATTEMPTS):
+            if len(draws[factors[0]]) >= N_RESAMPLES:
+                break
             idx = rng.integers(0, len(records), size=len(records))
             sub = [records[i] for i in idx]
             if any(len({s[f] for s in sub}) < 2 for f in factors):
                 continue
             try:
-                got = _fanova(sub, [metric[i] for i in idx], dists, sf.maximize, b)
+                got = _fanova(
+                    sub, [metric[i] for i in idx], dists, sf.maximize, b, N_TREES_RESAMPLE
+                )
             except (ValueError, RuntimeError) as exc:
                 _log.debug("fANOVA resample %d skipped: %s", b, exc)
                 continue
@@ -108,8 +143,8 @@ def importances(sf: StudyFrame) -> list[Importance]:
         d = np.asarray(draws[f], dtype=float)
         low, high = (
             (float(np.quantile(d, 0.05)), float(np.quantile(d, 0.95)))
-            if d.size
+            if d.size >= MIN_RESAMPLES
             else (math.nan, math.nan)
         )
-        out.append(Importance(f, full.get(f, 0.0), low, high, int(d.size)))
+        out.append(Importance(f, full.get(f, 0.0), low, high, int(d.size), inactive[f]))
     return sorted(out, key=lambda i: (-i.value, i.factor))

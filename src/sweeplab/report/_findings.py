@@ -11,7 +11,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from sweeplab.analysis import Interaction, Relation, StudyFrame, importances
+from sweeplab.analysis import (
+    MIN_RESAMPLES,
+    MIN_TRIALS,
+    Interaction,
+    Relation,
+    StudyFrame,
+    importances,
+)
 from sweeplab.report._document import Figure, Paragraph, Section, Table
 from sweeplab.report._figures import heatmap_figure, new_figure, relation_figure, save
 from sweeplab.report._format import fmt_value
@@ -103,14 +110,22 @@ def importance_section(sf: StudyFrame, fig_dir: Path, files: list[str]) -> Secti
     if not imps:
         return sec.add(
             Paragraph(
-                "Not computed: fANOVA needs at least 4 complete trials and 2 varied "
-                f"hyperparameters (this study: {len(sf.frame)} trials, {len(sf.factors)} varied)."
+                f"Not computed: fANOVA needs at least {MIN_TRIALS} complete trials, 2 per varied "
+                "hyperparameter, and 2 varied hyperparameters (this study: "
+                f"{len(sf.frame)} trials, {len(sf.factors)} varied)."
             )
         )
     sec.add(
         Paragraph(
             "fANOVA (Optuna, seeded forests) on all complete trials; the range is the 5–95% "
-            f"spread over {imps[0].resamples} bootstrap resamples of the trials."
+            f"spread over {imps[0].resamples} bootstrap resamples of the trials (shown only "
+            f"with at least {MIN_RESAMPLES} valid resamples)."
+            + "".join(
+                f" {i.factor} does not exist in {i.inactive} trials (a conditional parameter); "
+                "it enters as its own value there, so its importance includes when it is active."
+                for i in imps
+                if i.inactive
+            )
             + (
                 " In a one-factor-at-a-time design factors never vary together, so read these "
                 "as main effects only."

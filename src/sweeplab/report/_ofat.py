@@ -31,6 +31,8 @@ def _noise_text(noise: BaselineNoise | None, metric: str) -> str:
             "from it: run the baseline at least 3 times (study.repeats = 3)."
         )
     text = (
+        "The baseline runs differ only in their seed (same split), so this is seed noise; "
+        "every level is scored on the same validation set. "
         f"Baseline: {metric} {noise.mean:.4f} over {noise.n} runs, SD {noise.sd:.4f} "
         f"({noise.dof} degrees of freedom, 95% t multiplier {noise.t:.2f}). A single-run level "
         f"is separated from the baseline only when it differs by more than "

@@ -25,8 +25,9 @@ class TrialRecord:
     ``val`` and ``test`` are means over folds, ``objective_se`` is the
     corrected standard error of that mean (Nadeau-Bengio,
     ``sqrt((1/J + n_val/n_train) s²)``), and ``folds`` keeps each fold's
-    ``{"fold", "val", "test"}`` (and, from this version, ``n_train``/``n_val``). ``n_val`` is the number of validation
-    samples one score was computed on (per fold), for a binomial standard
+    ``{"fold", "val", "test"}`` (and, from this version, ``n_train``/``n_val``).
+    ``n_val`` is the number of validation samples one score was computed on
+    (per fold), for a binomial standard
     error when there is only one split. ``threads`` is the CPU thread count of
     the trial's group.
     """

@@ -121,7 +121,10 @@ def card_markdown(card: dict[str, Any]) -> str:
         "## Test metrics",
         "",
         f"Measured once on the {data['n_test']} held-out test samples, for {len(seeds)} seeds. "
-        "95% CI: Student t over seeds, clipped to the metric's range.",
+        "95% CI: Student t over seeds, clipped to the metric's range. It covers seed variance "
+        "only: every seed trains on the same data and is scored on the same test set, so it "
+        "says nothing about the test sample's own noise (see the Wilson interval below) or "
+        "how the model would score on new data from elsewhere.",
         "",
         "| metric | mean | 95% CI | " + " | ".join(f"seed {i}" for i in range(len(seeds))) + " |",
         "|---|---|---|" + "---|" * len(seeds),
