@@ -147,7 +147,7 @@ def test_the_report_function_agrees_with_the_vectorized_verdicts() -> None:
         fast = _verdicts(x, Y)
         for y, want in zip(Y, fast, strict=True):
             got = relation(pd.DataFrame({"x": x, "metric": y}), "x", numeric=True)
-            assert got.verdict == want
+            assert got.verdict.split(",")[0] == want
             if want == "none":
                 assert got.evidence.startswith("no effect")
 

@@ -38,6 +38,7 @@ from sweeplab.analysis._trend import (
 __all__ = ["ALPHA", "Relation", "ValueStat", "relation", "relations"]
 
 ALPHA = 0.05
+SUGGESTED = 2.0  # an interior value this many SE beyond both ends is named, even if not established
 VERDICTS = ("direct", "inverse", "none", "non-monotonic", "differs", "too few trials")
 
 
@@ -53,7 +54,9 @@ class ValueStat:
 class Relation:
     """The relation of one factor to the metric.
 
-    ``verdict``: ``direct``/``inverse`` (a monotone trend), ``non-monotonic``
+    ``verdict``: ``direct``/``inverse`` (a monotone trend; ``direct, interior
+    peak`` when the ends differ but an interior value beats both in the point
+    estimates without being established as a peak), ``non-monotonic``
     (an interior value beats, or falls below, both ends; ``extreme`` names it),
     ``differs`` (a categorical factor's groups differ), ``none`` (nothing
     detected: ``detectable`` is the smallest change the data would have caught
@@ -187,6 +190,16 @@ def _verdict(raw: _Raw, p_holm: float) -> Relation:
         verdict = str(shapes(raw.test, np.array([p_holm]), ALPHA)[0])
         if verdict == "non-monotonic":
             return replace(rel, verdict=verdict, evidence=f"{raw.bend_text}; {tested}")
+        stat = raw.test.bend_stat
+        if stat is not None and float(stat[0]) > SUGGESTED:
+            # The ends differ, but an interior value beats (or falls below) both in the
+            # point estimates: say so rather than a clean "direct".
+            return replace(
+                rel,
+                verdict=f"{verdict}, interior {raw.bend_text.split(' ')[0]}",
+                evidence=f"{tested}; ρ={rel.rho.value:.2f}; the ends differ, but the "
+                f"{raw.bend_text} is not established as such",
+            )
         return replace(rel, verdict=verdict, evidence=f"{tested}; ρ={rel.rho.value:.2f}")
     if math.isfinite(rel.detectable):
         unseen = (

@@ -189,8 +189,9 @@ def min_attainable_p(x: np.ndarray) -> float:
 
 def bend_test(
     design: Design, Y: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
-    """An interior extreme beyond noise: (p, level index, +1 peak / -1 trough, df) per data set.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray] | None:
+    """An interior extreme beyond noise, per data set: (p, level index, +1 peak / -1 trough,
+    df, the smaller t of the interior level against the two ends).
 
     ``None`` when the design cannot test it (fewer than 3 levels or fewer than
     2 pure-error degrees of freedom).
@@ -218,7 +219,7 @@ def bend_test(
     stat = both[np.arange(len(Y)), best]
     p = np.minimum(1.0, 2 * (L - 2) * stats.t.sf(stat, dof))
     sign = np.where(best < L - 2, 1, -1)
-    return p, inner[best % (L - 2)], sign, dof
+    return p, inner[best % (L - 2)], sign, dof, stat
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,8 @@ class FactorTest:
     bend_sign: np.ndarray
     method: str
     dof: int
+    bend_stat: np.ndarray | None = None
+    """The interior extreme's smaller t against the two ends (> 0: it beats both)."""
 
 
 def factor_test(x: np.ndarray, Y: np.ndarray) -> FactorTest:
@@ -243,9 +246,9 @@ def factor_test(x: np.ndarray, Y: np.ndarray) -> FactorTest:
         nan = np.full(len(Y), np.nan)
         zeros = np.zeros(len(Y), dtype=int)
         return FactorTest(p_trend, p_trend, np.sign(est), nan, zeros, zeros, method, dof)
-    p_bend, at, sign, _ = bend
+    p_bend, at, sign, _, stat = bend
     p = np.minimum(1.0, 2 * np.minimum(p_trend, p_bend))
-    return FactorTest(p, p_trend, np.sign(est), p_bend, at, sign, method, dof)
+    return FactorTest(p, p_trend, np.sign(est), p_bend, at, sign, method, dof, stat)
 
 
 def shapes(test: FactorTest, p_holm: np.ndarray, alpha: float) -> np.ndarray:

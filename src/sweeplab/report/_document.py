@@ -21,9 +21,13 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class Code:
+    """A code block; ``collapsed`` ones are a closed ``<details>`` in HTML, titled ``summary``."""
+
     text: str
     lang: str = ""
     kind: str = "code"
+    collapsed: bool = False
+    summary: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The study report's first section: what was run, on what, and where it came from.
+"""The study report's last section: what was run, on what, and where it came from.
 
 It reads ``provenance.json`` (data, platform, versions, git) and the resolved
 study file, so a reader can tell how the study was set up and reproduce it
@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sweeplab.report._document import Code, Paragraph, Section, Table
+from sweeplab.report._summary import compact_toml
 from sweeplab.store import Study, TrialRecord, read_provenance
 
 __all__ = ["overview_section"]
@@ -26,7 +27,7 @@ def _span(records: list[TrialRecord]) -> float:
 def overview_section(study: Study, records: list[TrialRecord]) -> Section:
     """The "Study" section: trial counts, budget, time, data, device, versions, study file."""
     spec = study.spec
-    sec = Section("Study")
+    sec = Section("Study file and provenance")
     counts: dict[str, int] = {}
     for r in records:
         counts[r.state] = counts.get(r.state, 0) + 1
@@ -65,6 +66,12 @@ def overview_section(study: Study, records: list[TrialRecord]) -> Section:
         ("created", str(prov.get("created_at", "-"))),
     ]
     sec.add(Table(("item", "value"), tuple(rows)))
-    sec.add(Paragraph("The resolved study file (every default filled in):"))
-    sec.add(Code(study.dir.spec_file.read_text(encoding="utf-8"), "toml"))
+    sec.add(
+        Code(
+            compact_toml(study.dir.spec_file.read_text(encoding="utf-8")),
+            "toml",
+            collapsed=True,
+            summary="The resolved study file (every default filled in)",
+        )
+    )
     return sec

@@ -16,7 +16,7 @@ from sweeplab.report._format import fmt_pm, fmt_score, fmt_value, plural
 from sweeplab.spec import METRIC_NAMES
 from sweeplab.store import Confirmation, TrialRecord
 
-__all__ = ["best_section", "confirmation_section", "ranked_trials"]
+__all__ = ["best_section", "confirmation_section", "ranked_trials", "tie_sentence"]
 
 
 def ranked_trials(records: list[TrialRecord], maximize: bool) -> list[TrialRecord]:
@@ -37,7 +37,7 @@ def _trials_label(score: Score) -> str:
     return ", ".join(f"#{n}" for n in score.trials)
 
 
-def _tie_sentence(
+def tie_sentence(
     ranking: Ranking,
     metric: str,
     *,
@@ -142,7 +142,7 @@ def best_section(
             "1.96 combined standard errors of the best (unpaired test, conservative)."
         )
     )
-    sec.add(Paragraph(_tie_sentence(ranking, sf.metric, advice=_advice(confirmation))))
+    sec.add(Paragraph(tie_sentence(ranking, sf.metric, advice=_advice(confirmation))))
     tie = ranking.tie
     shown = max(top, min(len(tie.tied) if tie else 0, 10))
     params = list(sf.factors) or ["lr", "units", "batch_size", "epochs"]
@@ -172,7 +172,7 @@ def best_section(
         if len(configs.scores) > 1:
             sec.add(
                 Paragraph(
-                    _tie_sentence(
+                    tie_sentence(
                         configs,
                         sf.metric,
                         noun="configuration",
@@ -238,7 +238,7 @@ def confirmation_section(conf: Confirmation) -> Section:
         ),
         tie,
     )
-    sec.add(Paragraph(_tie_sentence(confirmed, conf.objective, noun="candidate")))
+    sec.add(Paragraph(tie_sentence(confirmed, conf.objective, noun="candidate")))
     rows = []
     for i, c in enumerate(cands):
         rows.append(

@@ -27,6 +27,7 @@ from sweeplab.report._ofat import ofat_section
 from sweeplab.report._overview import overview_section
 from sweeplab.report._questions import questions_section
 from sweeplab.report._selection import best_section, confirmation_section, ranked_trials
+from sweeplab.report._summary import findings_section
 from sweeplab.report._training import curves_section, pruning_section
 from sweeplab.store import Study, provenance_n_val, read_confirmation
 
@@ -67,7 +68,9 @@ def write_report(study: Study, out_dir: Path | None = None) -> ReportFiles:
     inters = interactions(sf)
     files: list[str] = []
     doc = Document(f"sweeplab report: {study.spec.study.name}")
-    doc.sections.append(overview_section(study, records))
+    # Findings first, then the evidence, then what was run and where it came from.
+    doc.sections.append(findings_section(sf, ranked, ranking, confirmation, rels))
+    doc.sections.append(questions_section(study, sf, rels, inters))
     doc.sections.append(best_section(sf, ranked, ranking, configs, confirmation))
     if confirmation is not None:
         doc.sections.append(confirmation_section(confirmation))
@@ -81,7 +84,7 @@ def write_report(study: Study, out_dir: Path | None = None) -> ReportFiles:
     pruning = pruning_section(study, records, fig_dir, files)
     if pruning is not None:
         doc.sections.append(pruning)
-    doc.sections.append(questions_section(study, sf, rels, inters))
+    doc.sections.append(overview_section(study, records))
     md, html = render(doc, out)
     _log.info("wrote %s and %s (%d figures)", md, html, len(files))
     return ReportFiles(md, html, tuple(fig_dir / f for f in files))

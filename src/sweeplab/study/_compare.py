@@ -83,7 +83,9 @@ def compare_specs(
     return out
 
 
-def compare_plan(base: StudySpec, strategies: Sequence[str], repeats: int) -> str:
+def compare_plan(
+    base: StudySpec, strategies: Sequence[str], repeats: int, defaulted: bool = False
+) -> str:
     """What a comparison can show before it runs: pairs, the repeats a verdict needs.
 
     The paired sign-flip test's smallest p is 2 / 2^repeats; Holm over the
@@ -92,7 +94,7 @@ def compare_plan(base: StudySpec, strategies: Sequence[str], repeats: int) -> st
     """
     pairs = len(strategies) * (len(strategies) - 1) // 2
     text = f"{len(strategies)} strategies x {repeats} repeats: {', '.join(strategies)}"
-    if continuous_keys(base) and "grid" not in strategies:
+    if defaulted and continuous_keys(base) and "grid" not in strategies:
         text += f" (grid left out: search.space.{continuous_keys(base)[0]} is a continuous range)"
     if pairs == 0:
         return text + "; one strategy, nothing to compare."
@@ -125,6 +127,7 @@ def run_compare(
     repeat, done, total)`` is called after each study.
     """
     base = load_spec(study_file, overrides)
+    defaulted = strategies is None
     if strategies is None:
         strategies = default_strategies(base)
         if len(strategies) < len(DEFAULT_STRATEGIES):
@@ -135,7 +138,7 @@ def run_compare(
     root = Path(runs_dir) / f"{base.study.name}-compare"
     plan = compare_specs(base, strategies, repeats)
     if on_plan is not None:
-        on_plan(compare_plan(base, strategies, repeats))
+        on_plan(compare_plan(base, strategies, repeats, defaulted))
     studies: dict[str, list[Study]] = {s: [] for s in strategies}
     for i, (s, k, spec) in enumerate(plan):
         _log.info("compare: %s repeat %d", s, k)
