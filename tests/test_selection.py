@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import torch
 import sweeplab
 from sweeplab.engine import GroupData, MemberResult, train_group
 from sweeplab.errors import DataError
+from sweeplab.report import write_report
 from sweeplab.spec import TrainParams
 from sweeplab.study import fold_members, load_study_data, member_spec, merge_folds, study_folds
 from tests.conftest import make_spec
@@ -53,6 +55,8 @@ def test_cv_trial_is_the_mean_of_its_folds(runs: Path) -> None:
     summary = pd.read_csv(study.dir.summary)
     assert {"objective_se", "n_val", "folds"} <= set(summary.columns)
     assert (summary["folds"] == 5).all()
+    md = write_report(study, runs / "cv-report").markdown.read_text(encoding="utf-8")
+    assert re.search(r"Paired on the folds .*: the best is separated from \d+ of the other 5", md)
 
 
 def test_merge_folds_gives_the_corrected_resampled_t_se() -> None:

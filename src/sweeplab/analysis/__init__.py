@@ -22,6 +22,7 @@ from sweeplab.analysis._frame import StudyFrame, study_frame
 from sweeplab.analysis._importance import MIN_RESAMPLES, MIN_TRIALS, Importance, importances
 from sweeplab.analysis._interactions import Interaction, interactions
 from sweeplab.analysis._ofat import BaselineNoise, LevelEffect, level_effects
+from sweeplab.analysis._paired import PairedTie, paired_fold_ties
 from sweeplab.analysis._pareto import pareto_front
 from sweeplab.analysis._relations import ALPHA, Relation, ValueStat, relation, relations
 from sweeplab.analysis._selection import (
@@ -51,6 +52,7 @@ __all__ = [
     "Interaction",
     "Interval",
     "LevelEffect",
+    "PairedTie",
     "Pairwise",
     "Ranking",
     "Relation",
@@ -70,6 +72,7 @@ __all__ = [
     "level_effects",
     "mean_ci",
     "min_repeats",
+    "paired_fold_ties",
     "pairwise_tests",
     "pareto_front",
     "rank_with_noise",

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sweeplab.analysis import Ranking, Score, StudyFrame, combined_se, tied_with_best
+from sweeplab.analysis import (
+    Ranking,
+    Score,
+    StudyFrame,
+    combined_se,
+    paired_fold_ties,
+    tied_with_best,
+)
 from sweeplab.report._document import Paragraph, Section, Table
 from sweeplab.report._format import fmt_pm, fmt_score, fmt_value, plural
 from sweeplab.spec import METRIC_NAMES
@@ -143,6 +150,18 @@ def best_section(
         )
     )
     sec.add(Paragraph(tie_sentence(ranking, sf.metric, advice=_advice(confirmation))))
+    paired = paired_fold_ties(ranked, metric=sf.metric, maximize=sf.maximize)
+    if paired:
+        still = [f"#{p.trial}" for p in paired if p.tied]
+        sec.add(
+            Paragraph(
+                f"Paired on the folds (every trial saw the same folds; corrected resampled t "
+                f"on the fold-wise differences): the best is separated from "
+                f"{sum(not p.tied for p in paired)} of the other {len(paired)} trials at 5%"
+                + (f"; still tied: {', '.join(still[:10])}{', ...' if len(still) > 10 else ''}."
+                   if still else ".")
+            )
+        )  # fmt: skip
     tie = ranking.tie
     shown = max(top, min(len(tie.tied) if tie else 0, 10))
     params = list(sf.factors) or ["lr", "units", "batch_size", "epochs"]
