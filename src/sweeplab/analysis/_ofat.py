@@ -73,11 +73,10 @@ class LevelEffect:
 
 def _needed(diff: float, sd: float, n_level: int, dof_other: int) -> int | None:
     """Baseline runs that would give a 95% interval excluding ``diff`` (None: never)."""
-    for runs in range(2, MAX_RUNS + 1):
-        t = float(stats.t.ppf(1 - ALPHA / 2, runs - 1 + dof_other))
-        if t * sd * math.sqrt(1 / n_level + 1 / runs) < abs(diff):
-            return runs
-    return None
+    runs = np.arange(2, MAX_RUNS + 1)
+    half = stats.t.ppf(1 - ALPHA / 2, runs - 1 + dof_other) * sd * np.sqrt(1 / n_level + 1 / runs)
+    ok = np.flatnonzero(half < abs(diff))
+    return int(runs[ok[0]]) if ok.size else None
 
 
 def level_effects(sf: StudyFrame) -> tuple[BaselineNoise | None, list[LevelEffect]]:

@@ -60,7 +60,8 @@ class Relation:
     (an interior value beats, or falls below, both ends; ``extreme`` names it),
     ``differs`` (a categorical factor's groups differ), ``none`` (nothing
     detected: ``detectable`` is the smallest change the data would have caught
-    with 80% power, ``nan`` when none could be), or ``too few trials`` below 3
+    with 80% power at the level the factor was tested at, Holm and the
+    within-factor correction included; ``nan`` when none could be), or ``too few trials`` below 3
     trials or 2 values. ``p`` is the factor's p-value, ``p_holm`` adjusted
     across the study's factors; a verdict other than none needs
     ``p_holm <= ALPHA``. ``rho`` is Spearman's rho (no interval: verdicts come
@@ -85,6 +86,9 @@ class _Raw:
     rel: Relation
     test: FactorTest | None
     bend_text: str
+    se_unit: float = math.nan  # the SE of the change the detectable size is quoted for
+    dof: int = 0
+    tests: int = 1  # tests combined in the factor's p (Bonferroni within the factor)
 
 
 def _fmt(value: float | str) -> str:
@@ -117,9 +121,8 @@ def _numeric(data: pd.DataFrame, factor: str, keys: list[float | str], rel: Rela
         sd = np.array([math.sqrt(float((resid**2).sum()) / sd_dof)])
     cx = xs - xs.mean()
     se_range = float(sd[0]) * float(np.ptp(xs)) / math.sqrt(float((cx**2).sum()))
-    detectable = detectable_change(se_range, sd_dof) if sd_dof >= 1 else math.nan
-    if test.dof == 0 and min_attainable_p(xs) > ALPHA:
-        detectable = math.nan
+    if sd_dof < 1 or (test.dof == 0 and min_attainable_p(xs) > ALPHA):
+        se_range = math.nan
     method = test.method
     if test.dof:
         method = method.replace("variance", f"variance (df={test.dof})", 1)
@@ -128,10 +131,10 @@ def _numeric(data: pd.DataFrame, factor: str, keys: list[float | str], rel: Rela
         rho=Interval(rho, math.nan, math.nan, rel.n),
         p=float(test.p[0]),
         method=method,
-        detectable=detectable,
         extreme=bend_text,
     )
-    return _Raw(rel, test, bend_text)
+    tests = 2 if math.isfinite(float(test.p_bend[0])) else 1
+    return _Raw(rel, test, bend_text, se_range, sd_dof, tests)
 
 
 def _categorical(data: pd.DataFrame, groups: list[np.ndarray], rel: Relation) -> _Raw:
@@ -143,15 +146,13 @@ def _categorical(data: pd.DataFrame, groups: list[np.ndarray], rel: Relation) ->
     sd = math.sqrt(ss / dof)
     p = float(stats.f_oneway(*groups).pvalue) if sd > 0 else 1.0
     big = sorted(g.size for g in groups)[-2:]
-    detectable = detectable_change(sd * math.sqrt(1 / big[0] + 1 / big[1]), dof)
     rel = replace(
         rel,
         p=p if math.isfinite(p) else 1.0,
         method=f"one-way F-test, df=({len(groups) - 1}, {dof})",
-        detectable=detectable,
         extreme=str(best.value),
     )
-    return _Raw(rel, None, "")
+    return _Raw(rel, None, "", sd * math.sqrt(1 / big[0] + 1 / big[1]), dof)
 
 
 def _raw(rows: pd.DataFrame, factor: str, numeric: bool) -> _Raw:
@@ -170,7 +171,12 @@ def _raw(rows: pd.DataFrame, factor: str, numeric: bool) -> _Raw:
 
 
 def _verdict(raw: _Raw, p_holm: float) -> Relation:
-    rel = replace(raw.rel, p_holm=p_holm)
+    # Quote the detectable size at the level this factor was actually tested at:
+    # Holm's multiplier for it and the tests combined within it.
+    mult = p_holm / raw.rel.p if raw.rel.p > 0 and math.isfinite(p_holm) else 1.0
+    level = ALPHA / (raw.tests * max(mult, 1.0))
+    detectable = detectable_change(raw.se_unit, raw.dof, level) if raw.dof >= 1 else math.nan
+    rel = replace(raw.rel, p_holm=p_holm, detectable=detectable)
     if rel.verdict == "too few trials":
         return rel
     tested = f"{rel.method}: p={rel.p:.3g}, Holm p={p_holm:.3g}"
