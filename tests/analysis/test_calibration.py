@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweeplab.analysis import relation
+from sweeplab.analysis import relation, spearman_test
 from sweeplab.analysis._trend import factor_test, holm, shapes
 
 M = 2000
@@ -162,3 +162,9 @@ def test_none_says_what_it_could_have_seen() -> None:
     tiny = relation(pd.DataFrame({"x": [1.0, 2.0, 3.0], "metric": [0.1, 0.2, 0.3]}), "x", True)
     assert tiny.verdict == "none"
     assert "no effect detectable" in tiny.evidence
+
+
+def test_spearman_test_is_exact_at_small_n() -> None:
+    rho, p = spearman_test(np.arange(5.0), np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    assert rho == pytest.approx(1.0)
+    assert p == pytest.approx(2 / 120)  # two of the 5! orders are as extreme

@@ -40,6 +40,7 @@ from sweeplab.analysis._selection import (
     trial_se,
 )
 from sweeplab.analysis._stats import Interval, bootstrap_ci, mean_ci, spearman, spearman_ci
+from sweeplab.analysis._trend import spearman_test
 
 __all__ = [
     "ALPHA",
@@ -83,6 +84,7 @@ __all__ = [
     "sign_flip_p",
     "spearman",
     "spearman_ci",
+    "spearman_test",
     "study_frame",
     "summarize",
     "tied_with_best",

@@ -45,6 +45,7 @@ __all__ = [
     "min_attainable_p",
     "pure_error",
     "shapes",
+    "spearman_test",
     "trend_test",
 ]
 
@@ -177,6 +178,12 @@ def trend_test(x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, st
         t = np.where(ok, slope / (sd / math.sqrt(sxx)), 0.0)
     p = np.where(ok, 2 * stats.t.sf(np.abs(t), dof), p_rank)
     return np.where(ok, slope, rho), p, "slope t-test on the repeats' variance", dof
+
+
+def spearman_test(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Spearman's rho of one data set and its exact (n <= 8) or seeded permutation p."""
+    rho, p = _spearman_p(np.asarray(x, dtype=float), np.asarray(y, dtype=float)[None, :])
+    return float(rho[0]), float(p[0])
 
 
 def min_attainable_p(x: np.ndarray) -> float:
