@@ -88,8 +88,10 @@ def test_mlp_bayes_nested_and_max_iter() -> None:
     assert lr.log
     assert lr.low == pytest.approx(math.exp(-7))
     assert spec.search.space["batch_size"] == [16, 32]
-    assert any(n.startswith("project ignored") for n in notes)
-    assert any(n.startswith("entity ignored") for n in notes)
+    # project and entity are kept as labels (track.project / track.entity), not ignored
+    assert not any(n.startswith(("project", "entity")) for n in notes)
+    assert spec.track.project is not None
+    assert spec.track.entity is not None
 
 
 def test_function_bayes_with_pruning(runs: Path) -> None:

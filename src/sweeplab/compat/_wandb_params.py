@@ -203,7 +203,8 @@ def flatten(parameters: Mapping[str, Any], notes: list[str], prefix: str = "") -
 
 
 def _round_q(x: float, q: float | None) -> float:
-    return x if q is None else round(x / q) * q
+    # Rounded to 12 digits so that q = 0.1 gives 0.3, not 0.30000000000000004.
+    return x if q is None else round(round(x / q) * q, 12)
 
 
 def _suggest(trial: optuna.Trial, p: Param, grid: bool) -> Any:

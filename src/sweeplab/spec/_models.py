@@ -70,6 +70,7 @@ class StudySection(Section):
     storage: str | None = None
     backend: Literal["local", "ray"] = "local"
     directions: list[Literal["maximize", "minimize"]] | None = Field(default=None, min_length=1)
+    description: str | None = None
 
     @field_validator("name")
     @classmethod

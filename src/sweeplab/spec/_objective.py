@@ -43,7 +43,16 @@ def objective_spec(
 
 def with_absolute_target(spec: StudySpec, base_dir: str | Path) -> StudySpec:
     """``spec`` with relative objective and model factory files made absolute."""
-    if spec.objective is not None:
+    if spec.objective is not None and spec.objective.kind == "script":
+        # A script runs in its workdir (default: the study file's directory), as
+        # ``wandb agent`` runs it in the directory it was started from.
+        workdir = Path(base_dir, spec.objective.workdir or ".").resolve()
+        script = Path(workdir, spec.objective.target).resolve()
+        if (str(script), str(workdir)) != (spec.objective.target, spec.objective.workdir):
+            spec = spec.model_copy(deep=True)
+            assert spec.objective is not None
+            spec.objective.target, spec.objective.workdir = str(script), str(workdir)
+    elif spec.objective is not None:
         target = absolute_target(spec.objective.target, base_dir)
         if target != spec.objective.target:
             spec = spec.model_copy(deep=True)

@@ -64,6 +64,12 @@ class StudyDir:
     def trial(self, number: int) -> Path:
         return self.trials / f"{number:05d}"
 
+    def trial_output(self, number: int) -> tuple[Path, Path]:
+        """A script trial's captured ``stdout.log`` and ``stderr.log``; its offline W&B
+        run files go under the trial's directory too (``WANDB_DIR``, ``wandb/``)."""
+        trial = self.trial(number)
+        return trial / "stdout.log", trial / "stderr.log"
+
     def records(self) -> list[TrialRecord]:
         """Every finished trial's record, by trial number."""
         if not self.trials.is_dir():

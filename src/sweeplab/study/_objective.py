@@ -8,10 +8,11 @@ intermediate values as ``curves.csv``), ``summary.csv``, trackers, progress.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import optuna
@@ -22,7 +23,16 @@ from sweeplab.engine import derive_seed
 from sweeplab.search import make_pruner, make_sampler
 from sweeplab.spec import StudySpec, directions_of, load_callable
 from sweeplab.study._budget import study_budget
-from sweeplab.study._loop import ATTR_CONFIG, ATTR_OWNER, Runner, Running, TrialSource
+from sweeplab.study._loop import (
+    ATTR_CONFIG,
+    ATTR_INTERRUPTED,
+    ATTR_OWNER,
+    ATTR_POINT,
+    Runner,
+    Running,
+    TrialSource,
+    counts,
+)
 from sweeplab.track import Tracker, make_trackers
 
 __all__ = ["ATTR_METRICS", "Objective", "ObjectiveSource", "build_objective"]
@@ -36,7 +46,44 @@ _PRIVATE = "sweeplab."
 
 
 class _Grid(optuna.samplers.GridSampler):
-    """``GridSampler`` without its ``study.stop()``: the runner's budget ends the loop."""
+    """``GridSampler`` that never repeats a point, also across resumes and workers.
+
+    Optuna's picks ``grid_id = trial.number`` for the first trials and counts
+    every finished trial as visited, so after an interrupted trial (FAIL,
+    ``sweeplab.interrupted``) its point never runs and another runs twice.
+    Here a trial takes the lowest grid point no counted or running trial
+    holds, and carries it as its ``sweeplab.point`` so the runner's claim
+    keeps one trial per point across machines. No ``study.stop()``: the
+    runner's budget ends the loop.
+    """
+
+    def __init__(self, search_space: Mapping[str, Sequence[Any]], seed: int) -> None:
+        super().__init__(dict(search_space), seed=seed)
+        # Grid points in their product order, not shuffled by the seed: every
+        # worker and every resume (each with its own sampler seed) must agree
+        # on which point a grid id is.
+        self._all_grids = list(itertools.product(*self._search_space.values()))
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if "grid_id" in trial.system_attrs:
+            return
+        taken = {
+            t.system_attrs["grid_id"]
+            for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+            if "grid_id" in t.system_attrs
+            and t.number != trial.number
+            and (
+                counts(t)
+                or (t.state == TrialState.RUNNING and not t.user_attrs.get(ATTR_INTERRUPTED))
+            )
+        }
+        free = [i for i in range(len(self._all_grids)) if i not in taken]
+        if not free:
+            raise RuntimeError("every grid point is taken; the budget must not exceed the grid")
+        storage = study._storage
+        storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
+        storage.set_trial_system_attr(trial._trial_id, "grid_id", free[0])
+        storage.set_trial_user_attr(trial._trial_id, ATTR_POINT, f"grid-{free[0]}")
 
     def after_trial(
         self,
