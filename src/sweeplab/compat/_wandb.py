@@ -215,7 +215,9 @@ def _mlp_doc(
             f"({', '.join(sorted(names))}) or the sweep must name its script "
             f"(program: train.py) or a function (program: train.py:train), but got neither"
         )
-    if metric is not None:
+    if metric is None:
+        _log.info("W&B sweep: no metric: the built-in MLP optimizes val_accuracy (maximize)")
+    else:
         if metric not in METRICS:
             raise SpecError(
                 f"metric.name must be one of {', '.join(METRICS)} for the built-in MLP, "
@@ -228,8 +230,8 @@ def _mlp_doc(
         if p.dist not in MLP_DISTRIBUTIONS:
             raise SpecError(
                 f"parameters.{p.name}.distribution {p.dist!r} cannot drive the built-in MLP "
-                f"(it supports {', '.join(sorted(MLP_DISTRIBUTIONS))}); name a function "
-                "with program: train.py:train to use it"
+                f"(it supports {', '.join(sorted(MLP_DISTRIBUTIONS))}); name your script "
+                "(program: train.py) or a function (program: train.py:train) to use it"
             )
         if p.dist == "constant":
             baseline[name] = p.values[0]
