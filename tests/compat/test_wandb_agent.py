@@ -220,3 +220,22 @@ def test_kill_9_then_resume_with_workers_runs_every_grid_point_once(tmp_path: Pa
     assert len(records) == 3
     assert sorted(r["params"]["lr"] for r in records) == [0.01, 0.1, 1.0]
     assert all(r["state"] == "complete" for r in records)
+
+
+def test_any_strategy_runs_the_script_from_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sweeplab.cli import app
+
+    args = ["run", str(SCRIPTS / "bayes_config.yaml"), "-q", "--runs-dir", str(tmp_path)]
+    sets = ["search.strategy=random", "search.trials=2", "track.tensorboard=false"]
+    res = CliRunner().invoke(app, [*args, *(a for s in sets for a in ("--set", s))])
+    assert res.exit_code == 0, res.output
+    root = tmp_path / "bayes-config"
+    assert 'strategy = "random"' in (root / "study.toml").read_text()
+    records = [json.loads(p.read_text()) for p in sorted(root.glob("trials/*/record.json"))]
+    assert [r["label"] for r in records] == ["random", "random"]
+    for r in records:
+        got = _received(root, r["number"])
+        assert _within(_nested(r["params"]), got["config"])
+        assert r["objective"] == got["logged"][-1]
