@@ -38,7 +38,7 @@ def objective_spec(
         "search": {"strategy": "tpe"},
         "objective": {"target": absolute_target(target, base or Path.cwd())},
     }
-    return spec_from_dict(raw, overrides)
+    return with_absolute_target(spec_from_dict(raw, overrides), base or Path.cwd())
 
 
 def with_absolute_target(spec: StudySpec, base_dir: str | Path) -> StudySpec:
@@ -58,6 +58,12 @@ def with_absolute_target(spec: StudySpec, base_dir: str | Path) -> StudySpec:
             spec = spec.model_copy(deep=True)
             assert spec.objective is not None
             spec.objective.target = target
+    constraints = spec.search.constraints
+    if constraints is not None and not constraints.startswith("user_attrs."):
+        target = absolute_target(constraints, base_dir)
+        if target != constraints:
+            spec = spec.model_copy(deep=True)
+            spec.search.constraints = target
     if spec.model.factory is not None:
         factory = absolute_target(spec.model.factory, base_dir)
         if factory != spec.model.factory:
