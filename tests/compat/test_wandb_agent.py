@@ -239,3 +239,36 @@ def test_any_strategy_runs_the_script_from_the_cli(tmp_path: Path) -> None:
         got = _received(root, r["number"])
         assert _within(_nested(r["params"]), got["config"])
         assert r["objective"] == got["logged"][-1]
+
+
+def test_run_log_reads_wandbs_own_file_as_it_grows(tmp_path: Path) -> None:
+    from sweeplab.compat import RunLog, find_run_log
+
+    script = tmp_path / "log.py"
+    script.write_text(
+        "import wandb\n"
+        "run = wandb.init(config={'a': 1})\n"
+        "for i in range(3):\n"
+        "    wandb.log({'loss': 1.0 / (i + 1), 'blob': 'x' * 40000})  # spans 32 KiB blocks\n"
+        "run.summary['best'] = 0.25\n"
+        "run.finish()\n"
+    )
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_RUN_ID": "r1"}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    path = find_run_log(tmp_path, "r1")
+    assert path is not None
+    data = path.read_bytes()
+    assert len(data) > 3 * 40000
+    # Read it as a follower would: the file grows in arbitrary pieces.
+    growing = tmp_path / "growing.wandb"
+    log, rows = RunLog(growing), []
+    for end in [*range(0, len(data), 7919), len(data)]:
+        growing.write_bytes(data[:end])
+        rows += log.read()
+    assert [r["loss"] for r in rows] == [1.0, 0.5, 1.0 / 3]
+    assert [r["_step"] for r in rows] == [0, 1, 2]
+    assert all(r["blob"] == "x" * 40000 for r in rows)
+    assert log.summary["loss"] == 1.0 / 3
+    assert log.summary["best"] == 0.25
+    assert log.exit_code == 0

@@ -35,7 +35,7 @@ from sweeplab.study._loop import (
 )
 from sweeplab.track import Tracker, make_trackers
 
-__all__ = ["ATTR_METRICS", "Objective", "ObjectiveSource", "build_objective"]
+__all__ = ["ATTR_METRICS", "Objective", "ObjectiveSource", "TrialFailedError", "build_objective"]
 
 _log = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ Objective = Callable[[optuna.Trial], Any]
 
 ATTR_METRICS = "sweeplab.metrics"
 _PRIVATE = "sweeplab."
+
+
+class TrialFailedError(RuntimeError):
+    """A trial failed for a reason its message fully states (logged without a traceback)."""
 
 
 class _Grid(optuna.samplers.GridSampler):
@@ -170,7 +174,8 @@ class ObjectiveSource(TrialSource):
             runner.interrupt(item)
             raise
         except Exception as exc:
-            _log.warning("trial %d failed: %s", trial.number, exc, exc_info=True)
+            traceback = not isinstance(exc, TrialFailedError)
+            _log.warning("trial %d failed: %s", trial.number, exc, exc_info=traceback)
             state, reason = "failed", f"{type(exc).__name__}: {exc}"
         frozen: FrozenTrial = runner.study._storage.get_trial(trial._trial_id)
         attrs = frozen.user_attrs

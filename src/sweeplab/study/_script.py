@@ -35,10 +35,11 @@ from typing import Any
 import optuna
 
 from sweeplab.compat import RunLog, agent_command, agent_env, find_run_log, sample_config
+from sweeplab.errors import require_extra
 from sweeplab.spec import StudySpec
 from sweeplab.store import StudyDir
 from sweeplab.study._loop import Runner, Running
-from sweeplab.study._objective import ATTR_METRICS, ObjectiveSource
+from sweeplab.study._objective import ATTR_METRICS, ObjectiveSource, TrialFailedError
 
 __all__ = ["KILL_DELAY", "ScriptFailedError", "ScriptSource", "run_script"]
 
@@ -48,7 +49,7 @@ _POLL = 0.1
 _TAIL = 8
 
 
-class ScriptFailedError(RuntimeError):
+class ScriptFailedError(TrialFailedError):
     """The script exited with a non-zero code (the message holds its last stderr lines)."""
 
 
@@ -56,6 +57,8 @@ class ScriptSource(ObjectiveSource):
     """Trials that each run the sweep's script in a subprocess (see the module docstring)."""
 
     def __init__(self, spec: StudySpec) -> None:
+        # The run log is read with wandb's own protobuf classes.
+        require_extra("wandb", "wandb", "running a W&B sweep's script")
         super().__init__(spec, objective=_unbound)
 
     def train(self, runner: Runner, batch: Sequence[Running]) -> None:
