@@ -113,6 +113,11 @@ def test_sweep_keys_are_kept_or_refused(tmp_path: Path) -> None:
     raw["method"] = "random"
     with pytest.raises(SpecError, match=r"metric\.name is required to run a script"):
         sweep_spec(raw, path=SCRIPTS / "bayes_config.yaml")
+    named, _ = sweep_spec(
+        raw, path=SCRIPTS / "bayes_config.yaml", overrides=["objective.metric=loss"]
+    )
+    assert named.objective is not None
+    assert named.objective.metric == "loss"
     raw = load_sweep(SCRIPTS / "bayes_config.yaml")
     raw["program"] = "missing.py"
     with pytest.raises(SpecError, match="program must be a script next to the sweep file"):
@@ -272,3 +277,21 @@ def test_run_log_reads_wandbs_own_file_as_it_grows(tmp_path: Path) -> None:
     assert log.summary["loss"] == 1.0 / 3
     assert log.summary["best"] == 0.25
     assert log.exit_code == 0
+
+
+def test_grid_with_early_terminate_prunes_like_wandb() -> None:
+    import optuna
+
+    from sweeplab.study._script import ScriptSource
+
+    raw = load_sweep(SCRIPTS / "grid_args.yaml")
+    raw["early_terminate"] = {"type": "hyperband", "min_iter": 1, "eta": 2}
+    spec, notes = sweep_spec(raw, path=SCRIPTS / "grid_args.yaml")
+    assert spec.search.strategy == "grid"
+    assert not any("early_terminate" in n for n in notes)
+    pruner = ScriptSource(spec).pruner()
+    assert isinstance(pruner, optuna.pruners.HyperbandPruner)
+    assert (pruner._min_resource, pruner._reduction_factor) == (1, 2)
+    del raw["early_terminate"]
+    plain, _ = sweep_spec(raw, path=SCRIPTS / "grid_args.yaml")
+    assert isinstance(ScriptSource(plain).pruner(), optuna.pruners.NopPruner)

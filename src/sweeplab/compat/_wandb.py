@@ -127,13 +127,18 @@ def sweep_spec(
             raise SpecError(
                 f"program must be a script next to the sweep file, but {script} was not found"
             )
-        elif "name" not in metric:
+        elif "name" not in metric and not any(
+            o.startswith("objective.metric=") for o in overrides or []
+        ):
             raise SpecError(
-                "metric.name is required to run a script: name the value it logs with "
-                "wandb.log, e.g. metric: {name: val_loss, goal: minimize}"
+                "metric.name is required to run a script: name a value it logs with wandb.log, "
+                "in the sweep (metric: {name: val_loss, goal: minimize}) or with "
+                "--set objective.metric=val_loss"
             )
     elif program is not None:
         raise SpecError(f"program must be a script or file.py:function, but got {program!r}")
+    if et is not None and method == "grid" and function is None and script is None:
+        notes.append("early_terminate ignored for the built-in MLP's grid: it runs every point")
     if command is not None and script is None:
         notes.append(
             "command ignored: it is how W&B's agent starts a script, and no script is named"
@@ -198,8 +203,6 @@ def _early_terminate(et: Any, method: str, notes: list[str]) -> dict[str, Any]:
         raise SpecError("early_terminate must give min_iter or max_iter")
     if "strict" in et:
         notes.append("early_terminate.strict ignored: Optuna's Hyperband pruner has one mode")
-    if method == "grid":
-        notes.append("early_terminate ignored for method 'grid': a grid runs every point fully")
     return out
 
 

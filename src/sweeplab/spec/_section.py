@@ -87,7 +87,10 @@ class ObjectiveSpec(Section):
             if not self.target.strip():
                 raise ValueError("objective.target must name the script to run, but got ''")
             if self.metric is None:
-                raise ValueError("objective.metric must name what the script logs with wandb.log")
+                raise ValueError(
+                    "objective.metric must name a value the script logs with wandb.log (a W&B "
+                    "sweep's metric.name, or --set objective.metric=val_loss), but got none"
+                )
         elif not _TARGET.match(self.target):
             raise ValueError(
                 "objective.target must be 'path/to/file.py:function' or 'module:function'"

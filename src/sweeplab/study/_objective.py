@@ -119,6 +119,9 @@ class ObjectiveSource(TrialSource):
     def pruner(self) -> optuna.pruners.BasePruner:
         search = self.spec.search
         pruner = make_pruner(search.strategy, 10**9, search.min_resource, search.reduction_factor)
+        if search.strategy == "grid" and search.reduction_factor is not None:
+            # A W&B grid with early_terminate: W&B stops grid runs at hyperband rungs too.
+            pruner = optuna.pruners.HyperbandPruner()
         if isinstance(pruner, optuna.pruners.HyperbandPruner):
             pruner = optuna.pruners.HyperbandPruner(
                 min_resource=search.min_resource or 1,
