@@ -188,8 +188,26 @@ def test_hyperband_stops_runs_at_a_rung(runs: Path, monkeypatch: pytest.MonkeyPa
             _check_complete(study.dir.root, r)
 
 
-def _cli(cwd: Path, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": SRC, "TRAIN_SLEEP": "0.2"}
+def _scripts_running_under(root: Path) -> list[int]:
+    """Pids of training scripts whose WANDB_DIR is inside ``root`` (Linux /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().split()[2]
+            script = b"train_config.py" in (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        mine = any(e.startswith(f"WANDB_DIR={root}".encode()) for e in environ)
+        if state != "Z" and script and mine:
+            found.append(int(proc.name))
+    return found
+
+
+def _cli(cwd: Path, *args: str, sleep: float = 0.2) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": SRC, "TRAIN_SLEEP": str(sleep)}
     return subprocess.Popen(
         [sys.executable, "-m", "sweeplab", "run", *args, "-q"],
         cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -210,12 +228,25 @@ def test_kill_9_then_resume_with_workers_runs_every_grid_point_once(tmp_path: Pa
         .replace("flag1:\n    values: [true, false]", "optimizer:\n    value: {decay: 0.5}")
     )
     root = tmp_path / "runs" / "sweep"
-    first = _cli(tmp_path, str(sweep), "--set", "track.tensorboard=false")
+    first = _cli(tmp_path, str(sweep), "--set", "track.tensorboard=false", sleep=2.5)
     deadline = time.monotonic() + 120
-    while len(list(root.glob("trials/*/record.json"))) < 1 and time.monotonic() < deadline:
+
+    def in_flight() -> bool:  # one trial finished and the next one's script started
+        done = list(root.glob("trials/*/record.json"))
+        started = [p for p in root.glob("trials/*/stdout.log") if _scripts_running_under(p.parent)]
+        return len(done) >= 1 and bool(started)
+
+    while not in_flight() and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert in_flight()
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
+    # The script in flight (5 s of epochs left) dies with it (PR_SET_PDEATHSIG): no
+    # orphan keeps training into a trial directory that resume will discard.
+    deadline = time.monotonic() + 2
+    while _scripts_running_under(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _scripts_running_under(tmp_path)
     killed = len(list(root.glob("trials/*/record.json")))
     assert 1 <= killed < 3
     second = _cli(tmp_path, str(sweep), "--workers", "2")
@@ -295,3 +326,53 @@ def test_grid_with_early_terminate_prunes_like_wandb() -> None:
     del raw["early_terminate"]
     plain, _ = sweep_spec(raw, path=SCRIPTS / "grid_args.yaml")
     assert isinstance(ScriptSource(plain).pruner(), optuna.pruners.NopPruner)
+
+
+EXAMPLE_SWEEPS = {
+    # A Keras CNN in the style of W&B's examples: bayes with hyperband, its own names.
+    "keras": (
+        "program: train.py\nmethod: bayes\nmetric: {name: val_loss, goal: minimize}\n"
+        "early_terminate: {type: hyperband, min_iter: 3}\n"
+        "parameters:\n  learn_rate: {min: 0.0001, max: 0.01}\n"
+        "  layer_1_size: {values: [16, 32, 64]}\n  dropout: {values: [0.2, 0.4]}\n",
+        ("bohb", None),
+    ),
+    # A PyTorch CNN grid of 540 configs with hyperband.
+    "pytorch_grid": (
+        "program: train.py\nmethod: grid\nmetric: {name: accuracy, goal: maximize}\n"
+        "early_terminate: {type: hyperband, min_iter: 1}\n"
+        "parameters:\n  channels_one: {values: [8, 16, 24, 32, 40, 48]}\n"
+        "  channels_two: {values: [16, 32, 48]}\n  dropout: {values: [0.1, 0.2, 0.3, 0.4, 0.5]}\n"
+        "  learning_rate: {values: [0.001, 0.01, 0.1]}\n  epochs: {values: [5, 10]}\n",
+        ("grid", 540),
+    ),
+    # Cross-validation with `distribution:` on every key.
+    "cv": (
+        "program: train.py\nmethod: random\nmetric: {name: val_accuracy, goal: maximize}\n"
+        "run_cap: 12\nparameters:\n  num_folds: {distribution: constant, value: 5}\n"
+        "  C: {distribution: log_uniform_values, min: 0.01, max: 100}\n"
+        "  kernel: {distribution: categorical, values: [rbf, linear]}\n",
+        ("random", 12),
+    ),
+    # fastai with log_uniform exponents -11..-2.
+    "fastai": (
+        "program: train.py\nmethod: random\nmetric: {name: error_rate, goal: minimize}\n"
+        "parameters:\n  lr: {distribution: log_uniform, min: -11, max: -2}\n"
+        "  pretrained: {values: [true, false]}\n",
+        ("random", None),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE_SWEEPS))
+def test_wandb_example_style_sweeps_import_as_script_studies(tmp_path: Path, name: str) -> None:
+    text, (strategy, trials) = EXAMPLE_SWEEPS[name]
+    (tmp_path / "train.py").write_text("import wandb\n")
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    spec, _ = sweep_spec(load_sweep(path), path=path)
+    assert spec.objective is not None
+    assert spec.objective.kind == "script"
+    assert spec.search.strategy == strategy
+    if trials is not None:
+        assert spec.search.trials == trials
