@@ -48,5 +48,5 @@ def test_bring_your_own_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert load_spec(tmp_path / "sweep.toml").search.strategy == "bohb"
     assert (tmp_path / "runs" / "wandb_sweep" / "summary.csv").is_file()
     script = tmp_path / "runs" / "wandb-script"
-    assert len(list(script.glob("trials/*/wandb/offline-run-*/run-*.wandb"))) == 4
-    assert len(list(script.glob("trials/*/record.json"))) == 4
+    assert len(list(script.glob("trials/*/wandb/offline-run-*/run-*.wandb"))) == 3
+    assert len(list(script.glob("trials/*/record.json"))) == 3

@@ -52,6 +52,7 @@ RESUMABLE = (
     "search.timeout",
     "study.device",
     "study.backend",
+    "study.description",
     "track",
 )
 """Keys a resumed study may change; any other change is refused."""

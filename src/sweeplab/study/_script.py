@@ -148,7 +148,7 @@ def run_script(trial: optuna.Trial, spec: StudySpec, study_dir: StudyDir) -> flo
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
-            preexec_fn=_die_with_parent,  # only calls prctl: safe with threads
+            preexec_fn=_die_with_parent if _LIBC is not None else None,  # prctl only
         )
         try:
             while True:
