@@ -86,3 +86,30 @@ def test_status_shows_feasibility(tmp_path: Path) -> None:
 def test_constraints_must_name_a_function_or_a_user_attr() -> None:
     with pytest.raises(SpecError, match="user_attrs"):
         objective_spec(f"{TARGET}:objective", overrides=["search.constraints='nonsense'"])
+
+
+def test_constraints_of_a_builtin_mlp_study(tmp_path: Path) -> None:
+    from sweeplab import run as run_study
+
+    (tmp_path / "limits.py").write_text(
+        "def small_lr(trial):\n    return [trial.params['lr'] - 0.01]\n"
+    )
+    study_file = tmp_path / "study.toml"
+    study_file.write_text(
+        '[study]\nname = "mlp-constrained"\n[data]\ndataset = "iris"\n'
+        "[params]\nepochs = 3\n"
+        '[search]\nstrategy = "tpe"\ntrials = 8\nconstraints = "limits.py:small_lr"\n'
+        "[search.space]\nlr = { low = 1e-4, high = 1e-1, log = true }\n"
+        "[track]\ntensorboard = false\n"
+    )
+    study = run_study(study_file, runs_dir=tmp_path / "runs")
+    records = study.records()
+    assert len(records) == 8
+    for r in records:
+        assert r.constraints == pytest.approx([r.params["lr"] - 0.01])
+    assert any(r.feasible for r in records)
+    assert any(not r.feasible for r in records)
+    best = study.best()
+    assert best is not None
+    assert best.feasible
+    assert best.params["lr"] <= 0.01

@@ -276,8 +276,10 @@ class Runner:
         ``fields`` are the :class:`~sweeplab.store.TrialRecord` fields the
         source knows (metrics, group, epochs, values, ...).
         """
-        if state in ("complete", "pruned"):
-            # As Optuna does: constraints of complete and pruned trials, set before tell.
+        user_code = self.constraints is not None or self.spec.objective is not None
+        if user_code and state in ("complete", "pruned"):
+            # As Optuna does: constraints of complete and pruned trials, set before tell
+            # (an objective may also have set its own with trial.set_constraint).
             fields["constraints"] = trial_constraints(item.trial, self.constraints)
         record = TrialRecord(
             number=item.trial.number,
