@@ -247,7 +247,7 @@ class SearchSpec(Section):
     ``constraints_func``) or ``"user_attrs.<name>"`` (the values the objective
     stored with ``trial.set_user_attr(name, ...)``). They are set on each trial
     as ``Trial.set_constraint`` does, so every sampler that uses constraints
-    (TPE, GP, CMA-ES) steers by them and the best trial is the best feasible."""
+    (TPE, GP) steers by them and the best trial is the best feasible."""
 
     @field_validator("constraints")
     @classmethod

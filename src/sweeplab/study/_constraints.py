@@ -9,9 +9,9 @@ not set it counts as infeasible). A trial is feasible when every value is <= 0.
 
 Optuna 5 deprecates the samplers' ``constraints_func`` for
 ``Trial.set_constraint``: the runner therefore sets each value on the trial
-with ``set_constraint`` before telling Optuna, so every sampler that reads
-trial constraints (TPE, GP, CMA-ES) steers by them and Optuna's own
-``best_trial`` agrees. An objective that calls ``trial.set_constraint``
+with ``set_constraint`` before telling Optuna, so the samplers that read
+trial constraints (TPE, GP; CMA-ES, random and Sobol do not) steer by them,
+and Optuna's own ``best_trial`` agrees. An objective that calls ``trial.set_constraint``
 itself needs no ``search.constraints``. Either way the values go into the
 trial's record, where ``status``, the report and ``Study.best()`` (the best
 *feasible* trial) read them.
