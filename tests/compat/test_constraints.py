@@ -113,3 +113,30 @@ def test_constraints_of_a_builtin_mlp_study(tmp_path: Path) -> None:
     assert best is not None
     assert best.feasible
     assert best.params["lr"] <= 0.01
+
+
+def test_tpe_steers_by_the_constraints(runs: Path) -> None:
+    """Seeded: after TPE's 10 random start-up trials, constraints make feasible trials
+    far more frequent; without them TPE heads for the infeasible unconstrained optimum."""
+
+    def late_feasible(constraints: bool, seed: int) -> float:
+        named = [f"search.constraints='{TARGET}:constraints'"] if constraints else []
+        spec = objective_spec(
+            f"{TARGET}:objective",
+            overrides=[
+                "search.trials=30",
+                "track.tensorboard=false",
+                f"study.seed={seed}",
+                f"study.name=c{int(constraints)}s{seed}",
+                *named,
+            ],
+        )
+        late = [r for r in run(spec, runs_dir=runs).records() if r.number >= 10]
+        return sum(_feasible(r.params["x"], r.params["y"]) for r in late) / len(late)
+
+    # Measured over seeds 0-5 with 40 trials: 0.37-0.53 feasible with constraints,
+    # 0.10-0.20 without (a random draw is feasible with probability about 0.23).
+    steered = [late_feasible(True, seed) for seed in (0, 1)]
+    free = [late_feasible(False, seed) for seed in (0, 1)]
+    assert sum(steered) / 2 > sum(free) / 2 + 0.15, (steered, free)
+    assert min(steered) > 0.3, steered
