@@ -135,6 +135,8 @@ def agent_env(
         body += "\n\n" + yaml.safe_dump(wrapped, default_flow_style=False, sort_keys=False)
     param_file.write_text(body, encoding="utf-8")
     env = dict(base)
+    # A disabled wandb writes no run log, so the metric could not be read.
+    env.pop("WANDB_DISABLED", None)
     env.update(
         {
             "WANDB_MODE": "offline",
