@@ -32,7 +32,7 @@ def test_bring_your_own_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     commands = _commands()
-    assert len(commands) == 4
+    assert len(commands) == 5
     runner = CliRunner()
     for args in commands:
         if args[0] == "run":
@@ -47,3 +47,6 @@ def test_bring_your_own_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert (tmp_path / "runs" / "custom-model" / "summary.csv").is_file()
     assert load_spec(tmp_path / "sweep.toml").search.strategy == "bohb"
     assert (tmp_path / "runs" / "wandb_sweep" / "summary.csv").is_file()
+    script = tmp_path / "runs" / "wandb-script"
+    assert len(list(script.glob("trials/*/wandb/offline-run-*/run-*.wandb"))) == 3
+    assert len(list(script.glob("trials/*/record.json"))) == 3

@@ -88,8 +88,10 @@ def test_mlp_bayes_nested_and_max_iter() -> None:
     assert lr.log
     assert lr.low == pytest.approx(math.exp(-7))
     assert spec.search.space["batch_size"] == [16, 32]
-    assert any(n.startswith("project ignored") for n in notes)
-    assert any(n.startswith("entity ignored") for n in notes)
+    # project and entity are kept as labels (track.project / track.entity), not ignored
+    assert not any(n.startswith(("project", "entity")) for n in notes)
+    assert spec.track.project is not None
+    assert spec.track.entity is not None
 
 
 def test_function_bayes_with_pruning(runs: Path) -> None:
@@ -155,6 +157,13 @@ def test_every_distribution_samples_in_its_support(runs: Path) -> None:
     assert all(v / 3 == pytest.approx(round(v / 3)) for v in col("a_q_normal"))
     assert all(v > 0 for v in col("a_log_normal"))
     assert all(v / 2 == pytest.approx(round(v / 2)) for v in col("a_q_log_normal"))
+    # q_log_uniform and inv_log_uniform take natural-log (exponent) bounds, as in W&B.
+    assert all(v % 16 == 0 and 16 <= v <= 512 for v in col("a_q_log_uniform"))
+    assert all(math.exp(-4.6) <= v <= math.exp(2.3) for v in col("a_inv_log_uniform"))
+    beta = col("a_beta")
+    assert all(0 < v < 1 for v in beta)
+    assert 0.15 < sum(beta) / len(beta) < 0.45  # beta(2, 5) has mean 2/7
+    assert set(col("a_q_beta")) <= {0.0, 0.25, 0.5, 0.75, 1.0}
     normal = col("a_normal")
     assert 3.0 < sum(normal) / len(normal) < 7.0
     assert len(set(normal)) == len(normal)
@@ -197,7 +206,7 @@ def test_cli_runs_a_sweep_file_and_reports_ignored_keys(tmp_path: Path) -> None:
         (
             {
                 "method": "random",
-                "parameters": {"lr": {"distribution": "beta", "min": 0, "max": 1}},
+                "parameters": {"lr": {"distribution": "gamma", "min": 0, "max": 1}},
             },
             "parameters.lr.distribution must be one of",
         ),

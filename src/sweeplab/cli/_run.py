@@ -82,6 +82,13 @@ def run(
         list[str] | None,
         typer.Option(help="minimize or maximize; repeat for a multi-objective study."),
     ] = None,
+    constraints: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna constraints (feasible when all values <= 0): file.py:function, "
+            "called with the finished trial, or user_attrs.<name> (sets search.constraints)."
+        ),
+    ] = None,
     confirm: Annotated[
         int | None,
         typer.Option(
@@ -98,6 +105,12 @@ def run(
     overrides = list(set_ or [])
     if confirm is not None:
         overrides.append(f"search.confirm_top={confirm}")
+    if constraints is not None:
+        from sweeplab.spec import absolute_target
+
+        if not constraints.startswith("user_attrs."):
+            constraints = absolute_target(constraints, Path.cwd())
+        overrides.append(f"search.constraints={constraints!r}")
     if device:
         overrides.append(f"study.device={device}")
     if backend:

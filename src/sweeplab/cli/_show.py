@@ -19,7 +19,7 @@ from sweeplab.errors import StudyError
 if TYPE_CHECKING:
     from sweeplab.store import Study
 
-__all__ = ["fmt", "open_study", "print_status"]
+__all__ = ["feasibility_line", "fmt", "open_study", "print_status"]
 
 
 def open_study(target: Path, runs_dir: Path) -> Any:
@@ -43,6 +43,16 @@ def fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def feasibility_line(records: list[Any]) -> str:
+    """How many trials meet ``search.constraints`` (every value <= 0)."""
+    judged = [r for r in records if r.constraints is not None]
+    feasible = sum(r.feasible for r in judged)
+    return (
+        f"constraints: {feasible} of {len(judged)} judged trials feasible "
+        "(every constraint value <= 0); best is the best feasible trial"
+    )
 
 
 def print_status(study: Any, top: int | None) -> None:
@@ -106,6 +116,8 @@ def print_status(study: Any, top: int | None) -> None:
             f"{r.duration_s:.1f}",
         )
     out.print(table)
+    if any(r.constraints is not None for r in records):
+        out.print(feasibility_line(records))
     best = study.best()
     if best is not None:
         out.print(
@@ -170,20 +182,25 @@ def _objective_status(study: Study, top: int | None) -> list[Table | str]:
         f"{n} {s}" for s, n in sorted(counts.items())
     )
     value_cols = [f"value {i} ({d})" for i, d in enumerate(directions)]
+    constrained = any(r.constraints is not None for r in records)
     table = Table(title=title)
-    for col in ["trial", "state", *names, *value_cols, "steps", "s"]:
+    for col in ["trial", "state", *names, *value_cols, *(["feasible"] * constrained), "steps", "s"]:
         table.add_column(col, justify="right")
     for r in shown:
         values: list[float | None] = [*r.values] if r.values else [None] * len(directions)
+        judged = ("-" if r.constraints is None else "yes" if r.feasible else "no",)
         table.add_row(
             str(r.number),
             r.state,
             *(fmt(r.params.get(k)) for k in names),
             *(fmt(v) for v in values),
+            *(judged * constrained),
             str(r.epochs_trained),
             f"{r.duration_s:.1f}",
         )
     items: list[Table | str] = [table]
+    if constrained:
+        items.append(feasibility_line(records))
     if len(directions) > 1:
         front = pareto_front(records, directions)
         pareto = Table(title=f"Pareto front: {len(front)} trials")
@@ -199,5 +216,8 @@ def _objective_status(study: Study, top: int | None) -> list[Table | str]:
     else:
         best = study.best()
         if best is not None:
-            items.append(f"best: trial {best.number}, value = {best.objective:.6g}")
+            kind = " (feasible)" if constrained else ""
+            items.append(f"best{kind}: trial {best.number}, value = {best.objective:.6g}")
+        elif constrained:
+            items.append("best: none, no complete trial is feasible")
     return items

@@ -1,9 +1,13 @@
 """W&B sweep files: parse, validate and turn them into a sweeplab study.
 
-A sweep trains either the built-in MLP (every parameter is one of its
-parameters) or a Python function named by ``program: file.py:function`` that
-takes the sampled ``config`` and returns its metrics. Keys that only make
-sense to a W&B agent are ignored with a note that says why.
+A sweep runs its own script (``program: train.py``, each trial as W&B's
+agent runs it, offline: ``study._script``), a Python function named by
+``program: file.py:function`` that takes the sampled ``config`` and returns
+its metrics, or, without a ``program``, the built-in MLP (every parameter is
+one of its parameters). ``name`` names the study, ``description`` is kept in
+``study.description``, ``project``/``entity`` in ``track.project``/``entity``
+(labels: nothing is sent anywhere). A key that cannot be honoured is refused
+or noted in one line that says why.
 """
 
 from __future__ import annotations
@@ -65,12 +69,19 @@ def sweep_spec(
     notes: list[str] = []
     for key in sorted(set(raw) - TOP_KEYS):
         raise SpecError(f"{key} is not a known key of a W&B sweep ({', '.join(sorted(TOP_KEYS))})")
-    for key in ("project", "entity", "description"):
-        if key in raw:
-            notes.append(f"{key} ignored: it names W&B cloud state; the study lives in runs/<name>")
-    if "command" in raw:
-        notes.append(
-            "command ignored: sweeplab calls the model or function itself, not a W&B agent"
+    labels = {k: raw[k] for k in ("project", "entity") if raw.get(k) is not None}
+    for key, value in labels.items():
+        if not isinstance(value, str) or not value.strip() or "/" in value:
+            raise SpecError(f"{key} must be a name without '/', but got {value!r}")
+    description = raw.get("description")
+    if description is not None and not isinstance(description, str):
+        raise SpecError(f"description must be text, but got {description!r}")
+    command = raw.get("command")
+    if command is not None and (
+        not isinstance(command, list) or not command or any(isinstance(c, dict) for c in command)
+    ):
+        raise SpecError(
+            f"command must be a non-empty list such as [${{program}}], but got {command!r}"
         )
     method = raw.get("method")
     if method not in METHODS:
@@ -99,36 +110,66 @@ def sweep_spec(
             search["strategy"] = "hyperband" if method == "random" else "bohb"
     params = flatten(raw.get("parameters") or {}, notes)
     program = raw.get("program")
-    function = None
+    base = src.parent.resolve() if src else Path.cwd()
+    function = script = None
     if isinstance(program, str) and re.match(r"^.+\.py:[A-Za-z_][A-Za-z0-9_]*$", program):
-        function = absolute_target(program, src.parent if src else Path.cwd())
+        function = absolute_target(program, base)
+    elif isinstance(program, str) and program.strip():
+        script = (base / program).resolve()
+        builtin = set(param_names())
+        if not script.is_file() and all(p.name.rsplit(".", 1)[-1] in builtin for p in params):
+            notes.append(
+                f"program {program!r} ignored: it is not next to the sweep file, and every "
+                "parameter is a built-in MLP parameter, so sweeplab trains the built-in MLP"
+            )
+            script = None
+        elif not script.is_file():
+            raise SpecError(
+                f"program must be a script next to the sweep file, but {script} was not found"
+            )
+        elif "name" not in metric and not any(
+            o.startswith("objective.metric=") for o in overrides or []
+        ):
+            raise SpecError(
+                "metric.name is required to run a script: name a value it logs with wandb.log, "
+                "in the sweep (metric: {name: val_loss, goal: minimize}) or with "
+                "--set objective.metric=val_loss"
+            )
     elif program is not None:
+        raise SpecError(f"program must be a script or file.py:function, but got {program!r}")
+    if et is not None and method == "grid" and function is None and script is None:
+        notes.append("early_terminate ignored for the built-in MLP's grid: it runs every point")
+    if command is not None and script is None:
         notes.append(
-            f"program {program!r} ignored: it is a script that expects a W&B agent; sweeplab "
-            "trains the built-in MLP (or name a function: program: train.py:train)"
+            "command ignored: it is how W&B's agent starts a script, and no script is named"
         )
     study: dict[str, Any] = {"name": _study_name(raw, src), "direction": goal}
+    if description:
+        study["description"] = description
     extra = raw.get("sweeplab") or {}
     if not isinstance(extra, Mapping):
         raise SpecError(f"sweeplab must be a mapping of study-file sections, but got {extra!r}")
     doc: dict[str, Any]
-    if function is not None:
+    if function is not None or script is not None:
         if method == "grid":
             grid = grid_space(raw["parameters"])
             size = math.prod(len(v) for v in grid.values()) if grid else 1
             search["trials"] = min(search.get("trials", size), size)
-        doc = {
-            "study": study,
-            "search": search,
-            "objective": {
-                "target": function,
-                "kind": "wandb",
-                "parameters": dict(raw["parameters"]),
-                "metric": metric.get("name"),
-            },
+        objective: dict[str, Any] = {
+            "target": function or str(script),
+            "kind": "wandb" if function else "script",
+            "parameters": dict(raw["parameters"]),
+            "metric": metric.get("name"),
         }
+        if script is not None:
+            objective["workdir"] = str(base)
+            if command is not None:
+                objective["command"] = [str(c) for c in command]
+        doc = {"study": study, "search": search, "objective": objective}
     else:
         doc = _mlp_doc(params, study, search, metric.get("name"))
+    if labels:
+        doc["track"] = dict(labels)
     for section, values in extra.items():
         if not isinstance(values, Mapping):
             raise SpecError(f"sweeplab.{section} must be a mapping, but got {values!r}")
@@ -162,8 +203,6 @@ def _early_terminate(et: Any, method: str, notes: list[str]) -> dict[str, Any]:
         raise SpecError("early_terminate must give min_iter or max_iter")
     if "strict" in et:
         notes.append("early_terminate.strict ignored: Optuna's Hyperband pruner has one mode")
-    if method == "grid":
-        notes.append("early_terminate ignored for method 'grid': a grid runs every point fully")
     return out
 
 
@@ -176,10 +215,12 @@ def _mlp_doc(
     if unknown:
         raise SpecError(
             f"parameters {', '.join(unknown)} must be built-in MLP parameters "
-            f"({', '.join(sorted(names))}) or the sweep must name a function "
-            f"(program: train.py:train), but got neither"
+            f"({', '.join(sorted(names))}) or the sweep must name its script "
+            f"(program: train.py) or a function (program: train.py:train), but got neither"
         )
-    if metric is not None:
+    if metric is None:
+        _log.info("W&B sweep: no metric: the built-in MLP optimizes val_accuracy (maximize)")
+    else:
         if metric not in METRICS:
             raise SpecError(
                 f"metric.name must be one of {', '.join(METRICS)} for the built-in MLP, "
@@ -192,8 +233,8 @@ def _mlp_doc(
         if p.dist not in MLP_DISTRIBUTIONS:
             raise SpecError(
                 f"parameters.{p.name}.distribution {p.dist!r} cannot drive the built-in MLP "
-                f"(it supports {', '.join(sorted(MLP_DISTRIBUTIONS))}); name a function "
-                "with program: train.py:train to use it"
+                f"(it supports {', '.join(sorted(MLP_DISTRIBUTIONS))}); name your script "
+                "(program: train.py) or a function (program: train.py:train) to use it"
             )
         if p.dist == "constant":
             baseline[name] = p.values[0]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from scipy.stats import norm
+from scipy.stats import beta, norm
 
 from sweeplab.errors import SpecError
 
@@ -46,6 +46,10 @@ DISTRIBUTIONS = (
     "q_normal",
     "log_normal",
     "q_log_normal",
+    "q_log_uniform",
+    "inv_log_uniform",
+    "beta",
+    "q_beta",
 )
 MLP_DISTRIBUTIONS = frozenset(DISTRIBUTIONS[:7])
 METHODS = {"grid": "grid", "random": "random", "bayes": "tpe"}
@@ -77,6 +81,8 @@ _PARAM_KEYS = frozenset(
         "q",
         "probabilities",
         "parameters",
+        "a",
+        "b",
     }
 )
 _EPS = 1e-6
@@ -157,7 +163,12 @@ def _parse_param(path: str, raw: Any, notes: list[str]) -> Param:
             raise SpecError(f"{_where(path)}.values must be a non-empty list, but got {values!r}")
         p.values = values
         return p
-    if dist in ("normal", "q_normal", "log_normal", "q_log_normal"):
+    if dist in ("beta", "q_beta"):
+        p.mu = _number(path, "a", raw.get("a", 1.0))
+        p.sigma = _number(path, "b", raw.get("b", 1.0))
+        if min(p.mu, p.sigma) <= 0:
+            raise SpecError(f"{_where(path)}.a and b must be > 0, but got {p.mu} and {p.sigma}")
+    elif dist in ("normal", "q_normal", "log_normal", "q_log_normal"):
         p.mu = _number(path, "mu", raw.get("mu", 0.0))
         p.sigma = _number(path, "sigma", raw.get("sigma", 1.0))
         if p.sigma <= 0:
@@ -203,7 +214,8 @@ def flatten(parameters: Mapping[str, Any], notes: list[str], prefix: str = "") -
 
 
 def _round_q(x: float, q: float | None) -> float:
-    return x if q is None else round(x / q) * q
+    # Rounded to 12 digits so that q = 0.1 gives 0.3, not 0.30000000000000004.
+    return x if q is None else round(round(x / q) * q, 12)
 
 
 def _suggest(trial: optuna.Trial, p: Param, grid: bool) -> Any:
@@ -227,9 +239,22 @@ def _suggest(trial: optuna.Trial, p: Param, grid: bool) -> Any:
         return _round_q(trial.suggest_float(p.name, p.low, p.high, log=True), p.q)
     if p.dist == "inv_log_uniform_values":
         return 1.0 / trial.suggest_float(f"{p.name}.inverse", 1 / p.high, 1 / p.low, log=True)
-    # Normal families: a uniform quantile mapped through the normal's inverse CDF,
-    # so every sampler (TPE included) searches a bounded space.
+    # Exponent bounds (W&B's log_uniform family): log(X) or log(1/X) in [min, max].
+    if p.dist == "q_log_uniform":
+        return _round_q(
+            trial.suggest_float(p.name, math.exp(p.low), math.exp(p.high), log=True), p.q
+        )
+    if p.dist == "inv_log_uniform":
+        inverse = trial.suggest_float(
+            f"{p.name}.inverse", math.exp(p.low), math.exp(p.high), log=True
+        )
+        return 1.0 / inverse
+    # Normal and beta families: a uniform quantile mapped through the inverse CDF,
+    # so every sampler (TPE included) searches a bounded space. (For beta,
+    # ``mu`` and ``sigma`` hold its ``a`` and ``b``.)
     u = trial.suggest_float(f"{p.name}.quantile", _EPS, 1 - _EPS)
+    if p.dist.endswith("beta"):
+        return _round_q(float(beta.ppf(u, p.mu, p.sigma)), p.q)
     x = p.mu + p.sigma * float(norm.ppf(u))
     if p.dist.endswith("log_normal"):
         x = math.exp(x)

@@ -65,6 +65,18 @@ def overview_section(study: Study, records: list[TrialRecord]) -> Section:
         ("git", f"{git.get('commit', '-')} dirty={git.get('dirty', '-')}" if git else "-"),
         ("created", str(prov.get("created_at", "-"))),
     ]
+    judged = [r for r in records if r.constraints is not None]
+    if judged:
+        best = study.best()
+        rows.insert(
+            1,
+            (
+                f"constraints ({spec.search.constraints or 'trial.set_constraint'})",
+                f"{sum(r.feasible for r in judged)} of {len(judged)} judged trials feasible "
+                "(every value <= 0); best feasible trial: "
+                + (f"{best.number} ({best.objective:.6g})" if best is not None else "none"),
+            ),
+        )
     sec.add(Table(("item", "value"), tuple(rows)))
     sec.add(
         Code(

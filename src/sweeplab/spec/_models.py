@@ -53,6 +53,7 @@ __all__ = [
 
 _UNITS_KEY = re.compile(r"^units([1-9])$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_CONSTRAINTS = re.compile(r"^([^:]+:[A-Za-z_][A-Za-z0-9_]*|user_attrs\.[^.\s]+)$")
 
 Scalar = bool | int | float | str
 
@@ -70,6 +71,7 @@ class StudySection(Section):
     storage: str | None = None
     backend: Literal["local", "ray"] = "local"
     directions: list[Literal["maximize", "minimize"]] | None = Field(default=None, min_length=1)
+    description: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -239,6 +241,20 @@ class SearchSpec(Section):
     confirm_top: int | None = Field(default=None, ge=1, le=1000)
     confirm_repeats: int | None = Field(default=None, ge=1, le=100)
     timeout: float | None = Field(default=None, gt=0)
+    constraints: str | None = None
+    """Optuna constraints: ``"file.py:function"`` (``function(frozen_trial)`` returns
+    values that are all <= 0 when the trial is feasible, as Optuna's
+    ``constraints_func``) or ``"user_attrs.<name>"`` (the values the objective
+    stored with ``trial.set_user_attr(name, ...)``). They are set on each trial
+    as ``Trial.set_constraint`` does, so every sampler that uses constraints
+    (TPE, GP) steers by them and the best trial is the best feasible."""
+
+    @field_validator("constraints")
+    @classmethod
+    def _check_constraints(cls, value: str | None) -> str | None:
+        if value is not None and not _CONSTRAINTS.match(value):
+            raise ValueError("must be 'path/to/file.py:function' or 'user_attrs.<name>'")
+        return value
 
     @field_validator("space")
     @classmethod

@@ -38,17 +38,32 @@ def objective_spec(
         "search": {"strategy": "tpe"},
         "objective": {"target": absolute_target(target, base or Path.cwd())},
     }
-    return spec_from_dict(raw, overrides)
+    return with_absolute_target(spec_from_dict(raw, overrides), base or Path.cwd())
 
 
 def with_absolute_target(spec: StudySpec, base_dir: str | Path) -> StudySpec:
     """``spec`` with relative objective and model factory files made absolute."""
-    if spec.objective is not None:
+    if spec.objective is not None and spec.objective.kind == "script":
+        # A script runs in its workdir (default: the study file's directory), as
+        # ``wandb agent`` runs it in the directory it was started from.
+        workdir = Path(base_dir, spec.objective.workdir or ".").resolve()
+        script = Path(workdir, spec.objective.target).resolve()
+        if (str(script), str(workdir)) != (spec.objective.target, spec.objective.workdir):
+            spec = spec.model_copy(deep=True)
+            assert spec.objective is not None
+            spec.objective.target, spec.objective.workdir = str(script), str(workdir)
+    elif spec.objective is not None:
         target = absolute_target(spec.objective.target, base_dir)
         if target != spec.objective.target:
             spec = spec.model_copy(deep=True)
             assert spec.objective is not None
             spec.objective.target = target
+    constraints = spec.search.constraints
+    if constraints is not None and not constraints.startswith("user_attrs."):
+        target = absolute_target(constraints, base_dir)
+        if target != constraints:
+            spec = spec.model_copy(deep=True)
+            spec.search.constraints = target
     if spec.model.factory is not None:
         factory = absolute_target(spec.model.factory, base_dir)
         if factory != spec.model.factory:

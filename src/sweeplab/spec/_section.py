@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["ModelSpec", "ObjectiveSpec", "Section", "TrackSpec"]
 
@@ -68,20 +68,36 @@ class ObjectiveSpec(Section):
 
     ``kind = "optuna"`` calls ``function(trial)`` unmodified; ``kind = "wandb"``
     calls ``function(config)`` with a config sampled from ``parameters`` (a W&B
-    sweep's parameter block) and reads ``metric`` from what it returns.
+    sweep's parameter block) and reads ``metric`` from what it returns;
+    ``kind = "script"`` runs the script ``target`` as W&B's sweep agent does
+    (``command``, its macros and the sweep-parameter file; in ``workdir``) and
+    reads ``metric`` from the offline run's own history.
     """
 
     target: str
-    kind: Literal["optuna", "wandb"] = "optuna"
+    kind: Literal["optuna", "wandb", "script"] = "optuna"
     parameters: dict[str, Any] = Field(default_factory=dict)
     metric: str | None = None
+    command: list[str] | None = None
+    workdir: str | None = None
 
-    @field_validator("target")
-    @classmethod
-    def _check_target(cls, value: str) -> str:
-        if not _TARGET.match(value):
-            raise ValueError("must be 'path/to/file.py:function' or 'module:function'")
-        return value
+    @model_validator(mode="after")
+    def _check_target(self) -> ObjectiveSpec:
+        if self.kind == "script":
+            if not self.target.strip():
+                raise ValueError("objective.target must name the script to run, but got ''")
+            if self.metric is None:
+                raise ValueError(
+                    "objective.metric must name a value the script logs with wandb.log (a W&B "
+                    "sweep's metric.name, or --set objective.metric=val_loss), but got none"
+                )
+        elif not _TARGET.match(self.target):
+            raise ValueError(
+                "objective.target must be 'path/to/file.py:function' or 'module:function'"
+            )
+        elif self.command is not None:
+            raise ValueError("objective.command is only for kind = 'script'")
+        return self
 
 
 class ModelSpec(Section):

@@ -61,6 +61,14 @@ class TrialRecord:
     threads: int | None = None
     """CPU intra-op threads the trial's group trained with (``None`` off the CPU),
     so ``reproduce`` trains the group with the same count."""
+    constraints: list[float] | None = None
+    """The values of ``search.constraints`` (Optuna's ``constraints_func``);
+    the trial is feasible when all are <= 0. ``None`` without constraints."""
+
+    @property
+    def feasible(self) -> bool:
+        """Whether every constraint holds (a trial without constraints is feasible)."""
+        return self.constraints is None or all(c <= 0.0 for c in self.constraints)
 
     @property
     def config_key(self) -> str:

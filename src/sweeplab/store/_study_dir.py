@@ -64,6 +64,12 @@ class StudyDir:
     def trial(self, number: int) -> Path:
         return self.trials / f"{number:05d}"
 
+    def trial_output(self, number: int) -> tuple[Path, Path]:
+        """A script trial's captured ``stdout.log`` and ``stderr.log``; its offline W&B
+        run files go under the trial's directory too (``WANDB_DIR``, ``wandb/``)."""
+        trial = self.trial(number)
+        return trial / "stdout.log", trial / "stderr.log"
+
     def records(self) -> list[TrialRecord]:
         """Every finished trial's record, by trial number."""
         if not self.trials.is_dir():
@@ -122,6 +128,10 @@ def summary_frame(records: list[TrialRecord]) -> pd.DataFrame:
                 "reason": r.reason,
             }
         )
+        if r.constraints is not None:
+            row["feasible"] = r.feasible
+            for i, value in enumerate(r.constraints):
+                row[f"constraint_{i}"] = value
         rows.append(row)
     frame = pd.DataFrame(rows)
     if not rows:
@@ -130,10 +140,14 @@ def summary_frame(records: list[TrialRecord]) -> pd.DataFrame:
 
 
 def best_record(records: list[TrialRecord], *, maximize: bool) -> TrialRecord | None:
-    """The first trial of the configuration with the best mean objective (see ``Study.best``)."""
+    """The first trial of the configuration with the best mean objective (see ``Study.best``).
+
+    Infeasible trials (a ``search.constraints`` value > 0) are never best, as
+    Optuna's ``best_trial`` of a constrained study is its best feasible trial.
+    """
     groups: dict[str, list[TrialRecord]] = {}
     for r in sorted(records, key=lambda r: r.number):
-        if r.state == "complete" and r.objective is not None:
+        if r.state == "complete" and r.objective is not None and r.feasible:
             groups.setdefault(r.config_key, []).append(r)
     if not groups:
         return None

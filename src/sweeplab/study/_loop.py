@@ -38,6 +38,7 @@ from sweeplab.store import (
     stored_trial_count,
     write_trial,
 )
+from sweeplab.study._constraints import study_constraints, trial_constraints
 from sweeplab.study._events import Callback, RunEvent
 from sweeplab.study._interrupt import check as check_interrupt
 from sweeplab.track import Tracker
@@ -170,6 +171,7 @@ class Runner:
         self.heartbeat = Heartbeat(root)
         self.owner = self.heartbeat.owner
         self.trackers: list[Tracker] = source.trackers(self)
+        self.constraints = study_constraints(spec)
         self.timed_out = False
 
     # ---- bookkeeping -------------------------------------------------------------
@@ -274,6 +276,11 @@ class Runner:
         ``fields`` are the :class:`~sweeplab.store.TrialRecord` fields the
         source knows (metrics, group, epochs, values, ...).
         """
+        user_code = self.constraints is not None or self.spec.objective is not None
+        if user_code and state in ("complete", "pruned"):
+            # As Optuna does: constraints of complete and pruned trials, set before tell
+            # (an objective may also have set its own with trial.set_constraint).
+            fields["constraints"] = trial_constraints(item.trial, self.constraints)
         record = TrialRecord(
             number=item.trial.number,
             state=state,

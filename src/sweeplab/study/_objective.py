@@ -8,10 +8,11 @@ intermediate values as ``curves.csv``), ``summary.csv``, trackers, progress.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import optuna
@@ -22,10 +23,19 @@ from sweeplab.engine import derive_seed
 from sweeplab.search import make_pruner, make_sampler
 from sweeplab.spec import StudySpec, directions_of, load_callable
 from sweeplab.study._budget import study_budget
-from sweeplab.study._loop import ATTR_CONFIG, ATTR_OWNER, Runner, Running, TrialSource
+from sweeplab.study._loop import (
+    ATTR_CONFIG,
+    ATTR_INTERRUPTED,
+    ATTR_OWNER,
+    ATTR_POINT,
+    Runner,
+    Running,
+    TrialSource,
+    counts,
+)
 from sweeplab.track import Tracker, make_trackers
 
-__all__ = ["ATTR_METRICS", "Objective", "ObjectiveSource", "build_objective"]
+__all__ = ["ATTR_METRICS", "Objective", "ObjectiveSource", "TrialFailedError", "build_objective"]
 
 _log = logging.getLogger(__name__)
 
@@ -35,8 +45,49 @@ ATTR_METRICS = "sweeplab.metrics"
 _PRIVATE = "sweeplab."
 
 
+class TrialFailedError(RuntimeError):
+    """A trial failed for a reason its message fully states (logged without a traceback)."""
+
+
 class _Grid(optuna.samplers.GridSampler):
-    """``GridSampler`` without its ``study.stop()``: the runner's budget ends the loop."""
+    """``GridSampler`` that never repeats a point, also across resumes and workers.
+
+    Optuna's picks ``grid_id = trial.number`` for the first trials and counts
+    every finished trial as visited, so after an interrupted trial (FAIL,
+    ``sweeplab.interrupted``) its point never runs and another runs twice.
+    Here a trial takes the lowest grid point no counted or running trial
+    holds, and carries it as its ``sweeplab.point`` so the runner's claim
+    keeps one trial per point across machines. No ``study.stop()``: the
+    runner's budget ends the loop.
+    """
+
+    def __init__(self, search_space: Mapping[str, Sequence[Any]], seed: int) -> None:
+        super().__init__(dict(search_space), seed=seed)
+        # Grid points in their product order, not shuffled by the seed: every
+        # worker and every resume (each with its own sampler seed) must agree
+        # on which point a grid id is.
+        self._all_grids = list(itertools.product(*self._search_space.values()))
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if "grid_id" in trial.system_attrs:
+            return
+        taken = {
+            t.system_attrs["grid_id"]
+            for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+            if "grid_id" in t.system_attrs
+            and t.number != trial.number
+            and (
+                counts(t)
+                or (t.state == TrialState.RUNNING and not t.user_attrs.get(ATTR_INTERRUPTED))
+            )
+        }
+        free = [i for i in range(len(self._all_grids)) if i not in taken]
+        if not free:
+            raise RuntimeError("every grid point is taken; the budget must not exceed the grid")
+        storage = study._storage
+        storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
+        storage.set_trial_system_attr(trial._trial_id, "grid_id", free[0])
+        storage.set_trial_user_attr(trial._trial_id, ATTR_POINT, f"grid-{free[0]}")
 
     def after_trial(
         self,
@@ -68,6 +119,9 @@ class ObjectiveSource(TrialSource):
     def pruner(self) -> optuna.pruners.BasePruner:
         search = self.spec.search
         pruner = make_pruner(search.strategy, 10**9, search.min_resource, search.reduction_factor)
+        if search.strategy == "grid" and search.reduction_factor is not None:
+            # A W&B grid with early_terminate: W&B stops grid runs at hyperband rungs too.
+            pruner = optuna.pruners.HyperbandPruner()
         if isinstance(pruner, optuna.pruners.HyperbandPruner):
             pruner = optuna.pruners.HyperbandPruner(
                 min_resource=search.min_resource or 1,
@@ -123,7 +177,8 @@ class ObjectiveSource(TrialSource):
             runner.interrupt(item)
             raise
         except Exception as exc:
-            _log.warning("trial %d failed: %s", trial.number, exc, exc_info=True)
+            traceback = not isinstance(exc, TrialFailedError)
+            _log.warning("trial %d failed: %s", trial.number, exc, exc_info=traceback)
             state, reason = "failed", f"{type(exc).__name__}: {exc}"
         frozen: FrozenTrial = runner.study._storage.get_trial(trial._trial_id)
         attrs = frozen.user_attrs

@@ -40,6 +40,7 @@ from sweeplab.study._events import Callback
 from sweeplab.study._fused import FusedSource
 from sweeplab.study._loop import Runner, TrialSource
 from sweeplab.study._objective import Objective, ObjectiveSource
+from sweeplab.study._script import ScriptSource
 
 __all__ = ["RESUMABLE", "init_storage", "join", "make_source", "prepare", "read_spec", "run"]
 
@@ -51,6 +52,7 @@ RESUMABLE = (
     "search.timeout",
     "study.device",
     "study.backend",
+    "study.description",
     "track",
 )
 """Keys a resumed study may change; any other change is refused."""
@@ -161,6 +163,8 @@ def make_source(
     objective: Objective | None = None,
 ) -> TrialSource:
     """The trial source a study's spec asks for: objective, model factory or built-in MLP."""
+    if spec.objective is not None and spec.objective.kind == "script":
+        return ScriptSource(spec)
     if spec.objective is not None:
         return ObjectiveSource(spec, objective)
     if objective is not None:
