@@ -1,7 +1,9 @@
 """The study directory's one owner: layout, records, summary, provenance, confirmation, storage.
 
 Every file under ``runs/<study>/`` is written and read through this package,
-each by one typed module, atomically (temp file, fsync, rename).
+each by one typed module, atomically (temp file, fsync, rename); the index
+(``index.jsonl``) and ``summary.csv`` are appended to under an ``flock``
+(``_index``).
 """
 
 from sweeplab.store._confirmation import (
