@@ -42,11 +42,20 @@ def test_a_run_indexes_every_trial_and_appends_the_summary(runs: Path, tmp_path:
     lines = (root / "index.jsonl").read_text().splitlines()
     assert len(lines) == 6
     on_disk = {n: json.loads((study.dir.trial(n) / "record.json").read_text()) for n in range(6)}
-    assert {json.loads(line)["number"]: json.loads(line) for line in lines} == on_disk
+    assert len({json.loads(line)["number"] for line in lines}) == 6
     assert [r.to_dict() for r in study.records()] == [on_disk[n] for n in range(6)]
     summary = pd.read_csv(root / "summary.csv")
     pd.testing.assert_frame_equal(summary, _rewritten(study.dir, tmp_path))
     assert list(summary["trial"]) == list(range(6))
+
+
+def test_group_members_are_kept_as_runs(tmp_path: Path) -> None:
+    folder = StudyDir(tmp_path / "s")
+    members = [*range(0, 300), 305, 307, *range(400, 410)]
+    folder.write_trial(_record(0, group_members=members), [], None)
+    line = (folder.root / "index.jsonl").read_text()
+    assert json.loads(line)["group_runs"] == [[0, 300], [305, 1], [307, 1], [400, 10]]
+    assert folder.records()[0].group_members == members
 
 
 def test_a_row_with_a_new_column_rewrites_the_summary(tmp_path: Path) -> None:

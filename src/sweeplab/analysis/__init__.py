@@ -2,24 +2,18 @@
 
 Every estimate comes with its uncertainty, and every random step (bootstrap,
 fANOVA forests) is seeded, so the same study always gives the same numbers.
+
+The selection functions (standard errors, ranking with noise, the Pareto front)
+need only numpy and are imported here; the rest (pandas, scipy, scikit-learn)
+is imported on first use, so ``sweeplab status`` does not pay for them.
 """
 
 from __future__ import annotations
 
-from sweeplab.analysis._compare import (
-    CompareResult,
-    Pairwise,
-    RunResult,
-    StrategySummary,
-    pairwise_tests,
-    run_result,
-    summarize,
-)
-from sweeplab.analysis._frame import StudyFrame, study_frame
-from sweeplab.analysis._importance import Importance, importances
-from sweeplab.analysis._interactions import Interaction, interactions
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from sweeplab.analysis._pareto import pareto_front
-from sweeplab.analysis._relations import Relation, ValueStat, relation, relations
 from sweeplab.analysis._selection import (
     Z_TIE,
     Ranking,
@@ -34,7 +28,22 @@ from sweeplab.analysis._selection import (
     trial_scores,
     trial_se,
 )
-from sweeplab.analysis._stats import Interval, bootstrap_ci, mean_ci, spearman, spearman_ci
+
+if TYPE_CHECKING:
+    from sweeplab.analysis._compare import (
+        CompareResult,
+        Pairwise,
+        RunResult,
+        StrategySummary,
+        pairwise_tests,
+        run_result,
+        summarize,
+    )
+    from sweeplab.analysis._frame import StudyFrame, study_frame
+    from sweeplab.analysis._importance import Importance, importances
+    from sweeplab.analysis._interactions import Interaction, interactions
+    from sweeplab.analysis._relations import Relation, ValueStat, relation, relations
+    from sweeplab.analysis._stats import Interval, bootstrap_ci, mean_ci, spearman, spearman_ci
 
 __all__ = [
     "Z_TIE",
@@ -73,3 +82,38 @@ __all__ = [
     "trial_scores",
     "trial_se",
 ]
+
+#: Names imported on first use, and the module that defines each.
+_LAZY = {
+    "CompareResult": "sweeplab.analysis._compare",
+    "Importance": "sweeplab.analysis._importance",
+    "Interaction": "sweeplab.analysis._interactions",
+    "Interval": "sweeplab.analysis._stats",
+    "Pairwise": "sweeplab.analysis._compare",
+    "Relation": "sweeplab.analysis._relations",
+    "RunResult": "sweeplab.analysis._compare",
+    "StrategySummary": "sweeplab.analysis._compare",
+    "StudyFrame": "sweeplab.analysis._frame",
+    "ValueStat": "sweeplab.analysis._relations",
+    "bootstrap_ci": "sweeplab.analysis._stats",
+    "importances": "sweeplab.analysis._importance",
+    "interactions": "sweeplab.analysis._interactions",
+    "mean_ci": "sweeplab.analysis._stats",
+    "pairwise_tests": "sweeplab.analysis._compare",
+    "relation": "sweeplab.analysis._relations",
+    "relations": "sweeplab.analysis._relations",
+    "run_result": "sweeplab.analysis._compare",
+    "spearman": "sweeplab.analysis._stats",
+    "spearman_ci": "sweeplab.analysis._stats",
+    "study_frame": "sweeplab.analysis._frame",
+    "summarize": "sweeplab.analysis._compare",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the pandas/scipy-backed names on first use."""
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

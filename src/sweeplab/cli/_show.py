@@ -54,7 +54,7 @@ def print_status(study: Any, top: int | None) -> None:
             out.print(item)
         return
     from sweeplab.analysis import rank_with_noise, trial_scores
-    from sweeplab.store import provenance_n_val, read_confirmation
+    from sweeplab.store import best_record, provenance_n_val, read_confirmation
 
     records = study.records()
     searched = list(spec.search.space) or ["lr", "units", "batch_size", "epochs"]
@@ -106,7 +106,7 @@ def print_status(study: Any, top: int | None) -> None:
             f"{r.duration_s:.1f}",
         )
     out.print(table)
-    best = study.best()
+    best = best_record(records, maximize=spec.direction == "maximize")
     if best is not None:
         out.print(
             f"best: trial {best.number}, {spec.study.objective} = {best.objective:.4f} "
@@ -145,6 +145,7 @@ def _objective_status(study: Study, top: int | None) -> list[Table | str]:
     and, with several objectives, the Pareto front."""
     from sweeplab.analysis import pareto_front
     from sweeplab.spec import directions_of
+    from sweeplab.store import best_record
 
     spec = study.spec
     directions = directions_of(spec)
@@ -197,7 +198,7 @@ def _objective_status(study: Study, top: int | None) -> list[Table | str]:
             )
         items.append(pareto)
     else:
-        best = study.best()
+        best = best_record(records, maximize=spec.direction == "maximize")
         if best is not None:
             items.append(f"best: trial {best.number}, value = {best.objective:.6g}")
     return items

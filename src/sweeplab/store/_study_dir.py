@@ -22,7 +22,6 @@ from sweeplab.store._index import (
     summary_rows,
 )
 from sweeplab.store._records import TrialRecord, read_record, write_trial
-from sweeplab.store._storage import JOURNAL_FILE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,6 +45,8 @@ class StudyDir:
 
     @property
     def journal(self) -> Path:
+        from sweeplab.store._storage import JOURNAL_FILE  # imports Optuna: only when asked
+
         return self.root / JOURNAL_FILE
 
     @property
