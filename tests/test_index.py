@@ -112,3 +112,18 @@ def test_a_record_whose_folder_is_gone_is_dropped(tmp_path: Path) -> None:
         file.unlink()
     folder.trial(1).rmdir()
     assert [r.number for r in folder.records()] == [0, 2]
+
+
+def test_progress_is_counted_per_trial_without_rereading(runs: Path) -> None:
+    events: list[object] = []
+    spec = make_spec("progress", search={"trials": 3, "group_size": 2})
+    sweeplab.run(spec, runs_dir=runs, callback=events.append)
+    more = make_spec("progress", search={"trials": 6, "group_size": 2})
+    study = sweeplab.run(more, runs_dir=runs, callback=events.append)
+    trials = [e for e in events if e.kind == "trial"]  # type: ignore[attr-defined]
+    assert [e.done for e in trials] == [1, 2, 3, 4, 5, 6]  # type: ignore[attr-defined]
+    values: dict[int, float] = {}
+    for e in trials:
+        values[e.record.number] = e.record.objective  # type: ignore[attr-defined]
+        assert e.best == max(values.values())  # type: ignore[attr-defined]
+    assert len(study.records()) == 6
