@@ -171,7 +171,7 @@ class Study:
         return self.dir.records()
 
     def trials(self) -> pd.DataFrame:
-        """The summary table, rebuilt from the trial records."""
+        """The summary table (the rows of ``summary.csv``), built from the index."""
         return summary_frame(self.records())
 
     def best(self) -> TrialRecord | None:
