@@ -183,10 +183,14 @@ def _pack(data: dict[str, Any]) -> dict[str, Any]:
     return packed
 
 
-def _unpack(data: dict[str, Any]) -> dict[str, Any]:
+def _unpack(data: dict[str, Any], groups: dict[str, list[int]]) -> dict[str, Any]:
+    """An index line back as a record's fields; ``groups`` shares one members list per group."""
     runs = data.pop("group_runs", None)
     if runs is not None:
-        data["group_members"] = [n for first, count in runs for n in range(first, first + count)]
+        key = repr(runs)
+        if key not in groups:
+            groups[key] = [n for first, count in runs for n in range(first, first + count)]
+        data["group_members"] = groups[key]
     return data
 
 
@@ -239,6 +243,7 @@ def read_index(root: Path) -> dict[int, TrialRecord]:
     """
     path = root / INDEX_FILE
     out: dict[int, TrialRecord] = {}
+    groups: dict[str, list[int]] = {}
     try:
         fh = path.open("rb")
     except FileNotFoundError:
@@ -246,7 +251,7 @@ def read_index(root: Path) -> dict[int, TrialRecord]:
     with fh:
         for line in fh:
             try:
-                data = _unpack(json.loads(line))
+                data = _unpack(json.loads(line), groups)
                 record = TrialRecord(**{k: v for k, v in data.items() if k in _FIELDS})
             except (ValueError, TypeError):
                 _log.info("skipping an unreadable line of %s", path)

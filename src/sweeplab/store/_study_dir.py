@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 __all__ = ["Study", "StudyDir", "best_record", "load_study", "summary_frame"]
 
 
+def trial_name(number: int) -> str:
+    """The folder name of trial ``number`` under ``trials/`` (zero-padded to 5 digits)."""
+    return f"{number:05d}"
+
+
 @dataclass(frozen=True)
 class StudyDir:
     """Paths inside ``runs/<study>/``."""
@@ -70,7 +75,7 @@ class StudyDir:
         return spec_from_dict(tomllib.loads(self.spec_file.read_text(encoding="utf-8")), overrides)
 
     def trial(self, number: int) -> Path:
-        return self.trials / f"{number:05d}"
+        return self.trials / trial_name(number)
 
     def _trial_dirs(self) -> set[str]:
         """The names of the folders under ``trials/`` (one directory listing, no file opened)."""
@@ -81,7 +86,7 @@ class StudyDir:
 
     def _unindexed(self, indexed: Collection[int], names: set[str]) -> list[TrialRecord]:
         """The records of trial folders the index does not name, read one by one."""
-        known = {self.trial(n).name for n in indexed}
+        known = {trial_name(n) for n in indexed}
         out = [read_record(self.trials / name) for name in sorted(names - known)]
         return [r for r in out if r is not None]
 
@@ -94,7 +99,7 @@ class StudyDir:
         """
         names = self._trial_dirs()
         indexed = read_index(self.root)
-        out = [r for n, r in indexed.items() if self.trial(n).name in names]
+        out = [r for n, r in indexed.items() if trial_name(n) in names]
         out += self._unindexed(indexed, names)
         return sorted(out, key=lambda r: r.number)
 
