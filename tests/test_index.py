@@ -127,3 +127,18 @@ def test_progress_is_counted_per_trial_without_rereading(runs: Path) -> None:
         values[e.record.number] = e.record.objective  # type: ignore[attr-defined]
         assert e.best == max(values.values())  # type: ignore[attr-defined]
     assert len(study.records()) == 6
+
+
+def test_a_record_edited_after_indexing_is_read_from_its_file(tmp_path: Path) -> None:
+    folder = StudyDir(tmp_path / "s")
+    for n in range(3):
+        folder.write_trial(_record(n), [], None)
+    path = folder.trial(1) / "record.json"
+    data = json.loads(path.read_text())
+    data["objective"] = 0.99
+    path.write_text(json.dumps(data))
+    assert [r.objective for r in folder.records()] == [0.5, 0.99, 0.52]
+    folder.sync_index(skip=())
+    last = json.loads((folder.root / "index.jsonl").read_text().splitlines()[-1])
+    assert (last["number"], last["objective"]) == (1, 0.99), "sync indexes the edited record"
+    assert [r.objective for r in folder.records()] == [0.5, 0.99, 0.52]

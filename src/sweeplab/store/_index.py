@@ -28,6 +28,7 @@ import io
 import json
 import logging
 import math
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
@@ -36,7 +37,7 @@ from typing import IO, Any
 
 from sweeplab.spec import MAX_DEPTH, param_names
 from sweeplab.store._files import write_text
-from sweeplab.store._records import TrialRecord
+from sweeplab.store._records import TrialRecord, trial_name
 
 __all__ = [
     "INDEX_FILE",
@@ -227,10 +228,24 @@ def _append_summary(root: Path, record: TrialRecord) -> None:
     rewrite_summary(root, read_index(root).values())
 
 
+_STAT = "record_stat"
+"""The index line's ``[mtime_ns, size]`` of the ``record.json`` it copies: a reader
+that finds the file changed (edited by hand, say) reads the file, not the line."""
+
+
+def _record_stat(root: Path, number: int) -> list[int] | None:
+    try:
+        st = os.stat(f"{root}/trials/{trial_name(number)}/record.json")
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
+
+
 def append_index(root: Path, records: list[tuple[TrialRecord, dict[str, Any]]]) -> None:
     """Append finished trials (each with its ``to_dict()``) to the index and summary."""
+    lines = [{**d, _STAT: _record_stat(root, r.number)} for r, d in records]
     with _locked(root) as fh:
-        _append_lines(fh, [d for _, d in records])
+        _append_lines(fh, lines)
         for record, _ in records:
             _append_summary(root, record)
 
@@ -238,12 +253,14 @@ def append_index(root: Path, records: list[tuple[TrialRecord, dict[str, Any]]]) 
 def read_index(root: Path) -> dict[int, TrialRecord]:
     """The records ``index.jsonl`` holds, by trial number (a later line wins).
 
-    A line that cannot be read (cut short by a crash) is skipped: its trial's
-    ``record.json`` is read instead, because its folder is then not indexed.
+    A line that cannot be read (cut short by a crash), or whose ``record.json``
+    no longer has the size and mtime it had when indexed, is left out: the
+    caller then reads that trial's ``record.json``, the source of truth.
     """
     path = root / INDEX_FILE
     out: dict[int, TrialRecord] = {}
     groups: dict[str, list[int]] = {}
+    stats: dict[int, list[int] | None] = {}
     try:
         fh = path.open("rb")
     except FileNotFoundError:
@@ -257,4 +274,8 @@ def read_index(root: Path) -> dict[int, TrialRecord]:
                 _log.info("skipping an unreadable line of %s", path)
                 continue
             out[record.number] = record
+            stats[record.number] = data.get(_STAT)
+    for number, stat in stats.items():
+        if stat is None or _record_stat(root, number) != stat:
+            del out[number]
     return out

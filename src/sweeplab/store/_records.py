@@ -12,9 +12,21 @@ from typing import Any
 from sweeplab.errors import StudyError
 from sweeplab.store._files import write_json, write_text
 
-__all__ = ["TrialRecord", "read_confusion", "read_curves", "read_record", "write_trial"]
+__all__ = [
+    "TrialRecord",
+    "read_confusion",
+    "read_curves",
+    "read_record",
+    "trial_name",
+    "write_trial",
+]
 
 RECORD_VERSION = 1
+
+
+def trial_name(number: int) -> str:
+    """The folder name of trial ``number`` under ``trials/`` (zero-padded to 5 digits)."""
+    return f"{number:05d}"
 
 
 @dataclass

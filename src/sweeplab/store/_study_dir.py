@@ -21,17 +21,12 @@ from sweeplab.store._index import (
     rewrite_summary,
     summary_rows,
 )
-from sweeplab.store._records import TrialRecord, read_record, write_trial
+from sweeplab.store._records import TrialRecord, read_record, trial_name, write_trial
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Study", "StudyDir", "best_record", "load_study", "summary_frame"]
-
-
-def trial_name(number: int) -> str:
-    """The folder name of trial ``number`` under ``trials/`` (zero-padded to 5 digits)."""
-    return f"{number:05d}"
 
 
 @dataclass(frozen=True)
@@ -94,8 +89,9 @@ class StudyDir:
         """Every finished trial's record, by trial number.
 
         Read from ``index.jsonl`` in one pass; only folders the index does not
-        name (a line lost to a crash, a study older than the index) are read
-        from their ``record.json``. A record whose folder is gone is dropped.
+        name (a line lost to a crash, a study older than the index) or whose
+        ``record.json`` changed since it was indexed (a ``stat``, no open) are
+        read from their ``record.json``. A record whose folder is gone is dropped.
         """
         names = self._trial_dirs()
         indexed = read_index(self.root)
