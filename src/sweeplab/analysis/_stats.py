@@ -80,10 +80,41 @@ def bootstrap_ci(
     return float(np.quantile(finite, 0.025)), float(np.quantile(finite, 0.975))
 
 
+def _row_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman's ρ of each row pair of ``a`` and ``b`` (``nan`` where a row is constant)."""
+    ra = stats.rankdata(a, axis=1)
+    rb = stats.rankdata(b, axis=1)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    den = np.sqrt((ra * ra).sum(axis=1) * (rb * rb).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (ra * rb).sum(axis=1) / den
+    constant = (np.ptp(a, axis=1) == 0) | (np.ptp(b, axis=1) == 0)
+    return np.where(constant, math.nan, np.clip(rho, -1.0, 1.0))
+
+
 def spearman_ci(x: ArrayLike, y: ArrayLike) -> Interval:
-    """Spearman's ρ with a seeded percentile-bootstrap 95% interval."""
+    """Spearman's ρ with a seeded percentile-bootstrap 95% interval.
+
+    The same resamples as :func:`bootstrap_ci` (one ``integers`` stream), but
+    ranked and correlated a block of rows at a time: one resample after the
+    other took 10 s at 3,000 trials, and a block bounds the memory.
+    """
     a = np.asarray(x, dtype=float)
     b = np.asarray(y, dtype=float)
     rho = spearman(a, b)
-    low, high = bootstrap_ci(a.size, lambda idx: spearman(a[idx], b[idx]))
-    return Interval(rho, low, high, int(a.size))
+    n = int(a.size)
+    if n < 3:
+        return Interval(rho, math.nan, math.nan, n)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    block = max(1, min(N_BOOTSTRAP, 2_000_000 // n))
+    draws: list[np.ndarray] = []
+    for start in range(0, N_BOOTSTRAP, block):
+        idx = rng.integers(0, n, size=(min(block, N_BOOTSTRAP - start), n))
+        draws.append(_row_spearman(a[idx], b[idx]))
+    values = np.concatenate(draws)
+    finite = values[np.isfinite(values)]
+    if finite.size < N_BOOTSTRAP // 2:
+        return Interval(rho, math.nan, math.nan, n)
+    low, high = float(np.quantile(finite, 0.025)), float(np.quantile(finite, 0.975))
+    return Interval(rho, low, high, n)

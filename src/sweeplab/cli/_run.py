@@ -154,8 +154,9 @@ def run(
     elapsed = time.perf_counter() - start
     print_status(study, top=5)
     out.print(f"done in {elapsed:.1f}s; results in {study.dir.root}")
-    failed = [r for r in study.records() if r.state == "failed"]
-    if failed and len(failed) == len(study.records()):
+    records = study.records()
+    failed = [r for r in records if r.state == "failed"]
+    if failed and len(failed) == len(records):
         err.print(f"every trial failed, e.g. trial {failed[0].number}: {failed[0].reason}")
         raise typer.Exit(1)
 

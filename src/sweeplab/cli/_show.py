@@ -64,7 +64,7 @@ def print_status(study: Any, top: int | None) -> None:
             out.print(item)
         return
     from sweeplab.analysis import rank_with_noise, trial_scores
-    from sweeplab.store import provenance_n_val, read_confirmation
+    from sweeplab.store import best_record, provenance_n_val, read_confirmation
 
     records = study.records()
     searched = list(spec.search.space) or ["lr", "units", "batch_size", "epochs"]
@@ -118,7 +118,7 @@ def print_status(study: Any, top: int | None) -> None:
     out.print(table)
     if any(r.constraints is not None for r in records):
         out.print(feasibility_line(records))
-    best = study.best()
+    best = best_record(records, maximize=spec.direction == "maximize")
     if best is not None:
         out.print(
             f"best: trial {best.number}, {spec.study.objective} = {best.objective:.4f} "
@@ -157,6 +157,7 @@ def _objective_status(study: Study, top: int | None) -> list[Table | str]:
     and, with several objectives, the Pareto front."""
     from sweeplab.analysis import pareto_front
     from sweeplab.spec import directions_of
+    from sweeplab.store import best_record
 
     spec = study.spec
     directions = directions_of(spec)
@@ -214,7 +215,7 @@ def _objective_status(study: Study, top: int | None) -> list[Table | str]:
             )
         items.append(pareto)
     else:
-        best = study.best()
+        best = best_record(records, maximize=spec.direction == "maximize")
         if best is not None:
             kind = " (feasible)" if constrained else ""
             items.append(f"best{kind}: trial {best.number}, value = {best.objective:.6g}")

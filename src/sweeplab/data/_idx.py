@@ -316,14 +316,14 @@ def _write_cache(cache: Path, blobs: Blobs) -> None:
     try:
         cache.mkdir(parents=True, exist_ok=True)
         for file, data in blobs.items():
-            _write_atomic(cache / file, data)
+            write_atomic(cache / file, data)
     except OSError as exc:
         logger.warning("Could not write the dataset cache %s: %s", cache, exc)
         return
     logger.info("Cached %s", cache)
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
+def write_atomic(target: Path, data: bytes) -> None:
     handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:

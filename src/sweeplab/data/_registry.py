@@ -63,7 +63,7 @@ def load_raw(
     if target is not None and dataset not in TABULAR_DATASETS:
         logger.warning("Ignoring data.target %r: it is only used by csv and parquet", target)
     if dataset in SKLEARN_DATASETS:
-        return load_sklearn(dataset)
+        return load_sklearn(dataset, cache_dir)
     if dataset in IDX_DATASETS:
         return load_idx(dataset, path=path, cache_dir=cache_dir)
     if dataset in TABULAR_DATASETS:

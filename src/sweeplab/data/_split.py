@@ -8,11 +8,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.model_selection import (
-    RepeatedStratifiedKFold,
-    StratifiedShuffleSplit,
-    train_test_split,
-)
 
 from sweeplab.errors import DataError
 
@@ -94,6 +89,8 @@ def split_indices(y: Indices, sizes: Sequence[int], *, seed: int) -> list[Indice
     then swaps single samples so that every part holds every class, which
     ``check_splittable`` guarantees is possible.
     """
+    from sklearn.model_selection import train_test_split  # ~1 s to import: only to split
+
     parts: list[Indices] = []
     rest = np.arange(len(y), dtype=np.int64)
     for size in reversed(sizes[1:]):
@@ -185,6 +182,8 @@ def fold_indices(
     With ``cv = k``: ``repeats`` (default 1) times k-fold, reshuffled each
     time; without: ``repeats`` random splits holding out ``val_fraction``.
     """
+    from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedShuffleSplit
+
     counts = np.bincount(y)
     smallest = int(counts[counts > 0].min())
     zeros = np.zeros(len(y))

@@ -117,7 +117,13 @@ def importance_section(sf: StudyFrame, fig_dir: Path, files: list[str]) -> Secti
         )
     sec.add(
         Paragraph(
-            "fANOVA (Optuna, seeded forests) on all complete trials; the range is the 5–95% "
+            (
+                "fANOVA (Optuna, seeded forests) on all complete trials"
+                if imps[0].rows >= imps[0].of
+                else f"fANOVA (Optuna, seeded forests) on a seeded sample of {imps[0].rows:,} "
+                f"of the {imps[0].of:,} complete trials (its cost grows faster than the trials)"
+            )
+            + "; the range is the 5–95% "
             f"spread over {imps[0].resamples} bootstrap resamples of the trials (shown only "
             f"with at least {MIN_RESAMPLES} valid resamples)."
             + "".join(

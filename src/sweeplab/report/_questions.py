@@ -26,6 +26,7 @@ from sweeplab.analysis import (
 from sweeplab.report._document import Section, Table
 from sweeplab.report._findings import baseline_band
 from sweeplab.report._format import fmt_value
+from sweeplab.report._training import curve_sample
 from sweeplab.store import Study, read_curves
 
 __all__ = ["questions_section"]
@@ -45,15 +46,16 @@ def questions_section(
     sec = Section("Study questions")
     q = []
     # 1. epochs
-    gains, per_epoch_s = [], []
+    gains: list[float] = []
     key = sf.metric
-    for _, row in sf.frame.iterrows():
-        rows = read_curves(study.dir.trial(int(row["trial"])))
+    trained = sf.frame[sf.frame["epochs_trained"] > 0]
+    per_epoch_s = list(trained["duration_s"].to_numpy(float) / trained["epochs_trained"])
+    long = sf.frame.loc[sf.frame["epochs_trained"] >= 4, "trial"]
+    for number in curve_sample([int(n) for n in long]):
+        rows = read_curves(study.dir.trial(number))
         if len(rows) >= 4 and key in rows[0]:
             mid = len(rows) // 2
             gains.append((rows[-1][key] - rows[mid - 1][key]) / (len(rows) - mid))
-        if row["epochs_trained"]:
-            per_epoch_s.append(float(row["duration_s"]) / float(row["epochs_trained"]))
     rel = {r.factor: r for r in rels}
     if gains:
         g = np.asarray(gains)

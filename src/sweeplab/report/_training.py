@@ -16,7 +16,21 @@ from sweeplab.report._document import Figure, Paragraph, Section, Table
 from sweeplab.report._figures import confusion_figure, curves_figure, new_figure, save
 from sweeplab.store import Study, TrialRecord, read_confusion, read_curves
 
-__all__ = ["curves_section", "pruning_section"]
+__all__ = ["MAX_CURVES", "curve_sample", "curves_section", "pruning_section"]
+
+MAX_CURVES = 1000
+"""At most this many trials' ``curves.csv`` are read for a figure or a statistic,
+so a report opens a bounded number of files however large the study."""
+
+
+def curve_sample(numbers: list[int]) -> list[int]:
+    """``numbers`` when at most :data:`MAX_CURVES`, else a seeded sample of that many (in order)."""
+    if len(numbers) <= MAX_CURVES:
+        return numbers
+    rng = np.random.default_rng(len(numbers))
+    keep = np.sort(rng.choice(len(numbers), size=MAX_CURVES, replace=False))
+    return [numbers[i] for i in keep]
+
 
 _PRUNING_STRATEGIES = frozenset({"hyperband", "asha", "bohb"})
 """Strategies that prune: their report always has a pruning section."""
@@ -46,10 +60,11 @@ def curves_section(
         )
     )
     final = []
-    for r in ranked:
-        rows = read_curves(study.dir.trial(r.number))
+    sampled = curve_sample([r.number for r in ranked])
+    for number in sampled:
+        rows = read_curves(study.dir.trial(number))
         if rows:
-            final.append((rows[-1]["train_loss"], rows[-1]["val_loss"], r.number))
+            final.append((rows[-1]["train_loss"], rows[-1]["val_loss"], number))
     if final:
         fig, axes = new_figure(width=5.0, height=4.0)
         ax = axes[0, 0]
@@ -63,7 +78,12 @@ def curves_section(
         ax.set_title("above the diagonal: overfitting; both high: underfitting")
         files.append(save(fig, fig_dir / "fit.png"))
         gap = np.array(va) - np.array(tr)
-        sec.add(Figure("fit.png", "Final train vs validation loss of every complete trial"))
+        which = (
+            "every complete trial"
+            if len(sampled) == len(ranked)
+            else f"a seeded sample of {len(sampled):,} of the {len(ranked):,} complete trials"
+        )
+        sec.add(Figure("fit.png", f"Final train vs validation loss of {which}"))
         sec.add(
             Paragraph(
                 f"Validation minus train loss at the last epoch: median {np.median(gap):.4f}, "

@@ -12,8 +12,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from sweeplab.errors import StudyError
 from sweeplab.store._files import write_json
 
@@ -69,6 +67,8 @@ def collect_provenance(
     *, seed: int, data: dict[str, Any], device: str, cwd: Path | None = None
 ) -> dict[str, Any]:
     """A JSON-ready record of the environment a study runs in."""
+    import torch  # only a run collects provenance; readers of a study do not need torch
+
     gpu = None
     if torch.cuda.is_available():
         gpu = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]

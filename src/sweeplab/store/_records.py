@@ -5,16 +5,28 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from sweeplab.errors import StudyError
 from sweeplab.store._files import write_json, write_text
 
-__all__ = ["TrialRecord", "read_confusion", "read_curves", "read_record", "write_trial"]
+__all__ = [
+    "TrialRecord",
+    "read_confusion",
+    "read_curves",
+    "read_record",
+    "trial_name",
+    "write_trial",
+]
 
 RECORD_VERSION = 1
+
+
+def trial_name(number: int) -> str:
+    """The folder name of trial ``number`` under ``trials/`` (zero-padded to 5 digits)."""
+    return f"{number:05d}"
 
 
 @dataclass
@@ -82,7 +94,12 @@ class TrialRecord:
         return f"trial {self.number}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as the JSON object of ``record.json``.
+
+        Shallow (the values are shared, not copied): it is serialized at once,
+        and ``asdict``'s deep copy was a third of a trial's bookkeeping.
+        """
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def write_trial(
@@ -90,8 +107,11 @@ def write_trial(
     record: TrialRecord,
     curves: list[dict[str, float]],
     confusion: dict[str, Any] | None,
-) -> None:
-    """Write a trial's files; ``record.json`` last, so its presence means complete."""
+) -> dict[str, Any]:
+    """Write a trial's files; ``record.json`` last, so its presence means complete.
+
+    Returns the record as written, for the index (``StudyDir.write_trial``).
+    """
     if curves:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(curves[0]), lineterminator="\n")
@@ -101,7 +121,9 @@ def write_trial(
         write_text(trial_dir / "curves.csv", buf.getvalue())
     if confusion is not None:
         write_json(trial_dir / "confusion.json", confusion)
-    write_json(trial_dir / "record.json", record.to_dict())
+    data = record.to_dict()
+    write_json(trial_dir / "record.json", data)
+    return data
 
 
 def read_record(trial_dir: Path) -> TrialRecord | None:

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import tomllib
 
 from sweeplab.errors import StudyError
-from sweeplab.spec import MAX_DEPTH, StudySpec, param_names, spec_from_dict
+from sweeplab.spec import StudySpec, spec_from_dict
 from sweeplab.store._confirmation import CONFIRM_FILE
-from sweeplab.store._files import write_text
-from sweeplab.store._records import TrialRecord, read_record
-from sweeplab.store._storage import JOURNAL_FILE
+from sweeplab.store._index import (
+    SUMMARY_FILE,
+    append_index,
+    read_index,
+    rewrite_summary,
+    summary_rows,
+)
+from sweeplab.store._records import TrialRecord, read_record, trial_name, write_trial
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Study", "StudyDir", "best_record", "load_study", "summary_frame"]
-
-_PARAM_ORDER = [p for p in param_names() if p != "units"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ class StudyDir:
 
     @property
     def journal(self) -> Path:
+        from sweeplab.store._storage import JOURNAL_FILE  # imports Optuna: only when asked
+
         return self.root / JOURNAL_FILE
 
     @property
@@ -51,7 +59,7 @@ class StudyDir:
 
     @property
     def summary(self) -> Path:
-        return self.root / "summary.csv"
+        return self.root / SUMMARY_FILE
 
     def read_spec(self, overrides: Iterable[str] = ()) -> StudySpec:
         """The resolved ``study.toml`` (plus ``overrides``); a missing one is a ``StudyError``."""
@@ -62,7 +70,20 @@ class StudyDir:
         return spec_from_dict(tomllib.loads(self.spec_file.read_text(encoding="utf-8")), overrides)
 
     def trial(self, number: int) -> Path:
-        return self.trials / f"{number:05d}"
+        return self.trials / trial_name(number)
+
+    def _trial_dirs(self) -> set[str]:
+        """The names of the folders under ``trials/`` (one directory listing, no file opened)."""
+        if not self.trials.is_dir():
+            return set()
+        with os.scandir(self.trials) as entries:
+            return {e.name for e in entries if e.is_dir()}
+
+    def _unindexed(self, indexed: Collection[int], names: set[str]) -> list[TrialRecord]:
+        """The records of trial folders the index does not name, read one by one."""
+        known = {trial_name(n) for n in indexed}
+        out = [read_record(self.trials / name) for name in sorted(names - known)]
+        return [r for r in out if r is not None]
 
     def trial_output(self, number: int) -> tuple[Path, Path]:
         """A script trial's captured ``stdout.log`` and ``stderr.log``; its offline W&B
@@ -71,72 +92,49 @@ class StudyDir:
         return trial / "stdout.log", trial / "stderr.log"
 
     def records(self) -> list[TrialRecord]:
-        """Every finished trial's record, by trial number."""
-        if not self.trials.is_dir():
-            return []
-        out = [read_record(d) for d in sorted(self.trials.iterdir()) if d.is_dir()]
-        return sorted((r for r in out if r is not None), key=lambda r: r.number)
+        """Every finished trial's record, by trial number.
 
-    def write_summary(self, records: list[TrialRecord]) -> pd.DataFrame:
-        frame = summary_frame(records)
-        write_text(self.summary, frame.to_csv(index=False))
-        return frame
+        Read from ``index.jsonl`` in one pass; only folders the index does not
+        name (a line lost to a crash, a study older than the index) or whose
+        ``record.json`` changed since it was indexed (a ``stat``, no open) are
+        read from their ``record.json``. A record whose folder is gone is dropped.
+        """
+        names = self._trial_dirs()
+        indexed = read_index(self.root)
+        out = [r for n, r in indexed.items() if trial_name(n) in names]
+        out += self._unindexed(indexed, names)
+        return sorted(out, key=lambda r: r.number)
+
+    def write_trial(
+        self,
+        record: TrialRecord,
+        curves: list[dict[str, float]],
+        confusion: dict[str, Any] | None,
+    ) -> None:
+        """Write a finished trial's files (``record.json`` last), then index it."""
+        data = write_trial(self.trial(record.number), record, curves, confusion)
+        append_index(self.root, [(record, data)])
+
+    def sync_index(self, skip: Collection[int] = ()) -> None:
+        """Index the finished trials the index misses, then rewrite ``summary.csv`` from it.
+
+        Runs once per run, under the claim lock. ``skip`` are trials another
+        live process is finishing now: it indexes them itself.
+        """
+        names = self._trial_dirs()
+        indexed = read_index(self.root)
+        missing = [r for r in self._unindexed(indexed, names) if r.number not in skip]
+        if missing:
+            append_index(self.root, [(r, r.to_dict()) for r in missing])
+        rewrite_summary(self.root, self.records())
 
 
 def summary_frame(records: list[TrialRecord]) -> pd.DataFrame:
-    """One row per trial: parameters, metrics, state, duration."""
-    rows: list[dict[str, Any]] = []
-    depth_max = max((int(r.params.get("depth", 1)) for r in records), default=1)
-    for r in records:
-        row: dict[str, Any] = {"trial": r.number, "state": r.state, "label": r.label}
-        depth = int(r.params.get("depth", 1))
-        if "depth" not in r.params:
-            # A user's own objective: its parameters are whatever it suggested.
-            row.update(r.params)
-        for name in _PARAM_ORDER if "depth" in r.params else ():
-            if name.startswith("units") and name[5:].isdigit():
-                layer = int(name[5:])
-                if layer > min(depth_max, MAX_DEPTH):
-                    continue
-                row[name] = r.params.get(name) if layer <= depth else None
-            else:
-                row[name] = r.params.get(name)
-        row.update(
-            {
-                "seed": r.seed,
-                "repeat": r.point_key.rsplit("#", 1)[-1] if r.point_key else None,
-                "epochs_trained": r.epochs_trained,
-                "train_steps": r.train_steps,
-                "objective": r.objective,
-                "objective_se": r.objective_se,
-                "n_val": r.n_val,
-                "folds": len(r.folds) if r.folds else None,
-            }
-        )
-        for i, value in enumerate(r.values or []):
-            row[f"value_{i}"] = value
-        for key, value in r.user_attrs.items():
-            row[f"user_attrs_{key}"] = value
-        for split in ("val", "test"):
-            for key, value in (getattr(r, split) or {}).items():
-                row[f"{split}_{key}"] = value
-        row.update(
-            {
-                "duration_s": r.duration_s,
-                "group": r.group,
-                "group_size": r.group_size,
-                "reason": r.reason,
-            }
-        )
-        if r.constraints is not None:
-            row["feasible"] = r.feasible
-            for i, value in enumerate(r.constraints):
-                row[f"constraint_{i}"] = value
-        rows.append(row)
-    frame = pd.DataFrame(rows)
-    if not rows:
-        frame = pd.DataFrame(columns=["trial", "state"])
-    return frame
+    """One row per trial: parameters, metrics, state, duration (the rows of ``summary.csv``)."""
+    import pandas as pd  # only the commands that build a table pay for pandas
+
+    columns, rows = summary_rows(records)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def best_record(records: list[TrialRecord], *, maximize: bool) -> TrialRecord | None:
@@ -184,7 +182,7 @@ class Study:
         return self.dir.records()
 
     def trials(self) -> pd.DataFrame:
-        """The summary table, rebuilt from the trial records."""
+        """The summary table (the rows of ``summary.csv``), built from the index."""
         return summary_frame(self.records())
 
     def best(self) -> TrialRecord | None:

@@ -36,7 +36,6 @@ from sweeplab.store import (
     owner_alive,
     read_record,
     stored_trial_count,
-    write_trial,
 )
 from sweeplab.study._constraints import study_constraints, trial_constraints
 from sweeplab.study._events import Callback, RunEvent
@@ -173,6 +172,10 @@ class Runner:
         self.trackers: list[Tracker] = source.trackers(self)
         self.constraints = study_constraints(spec)
         self.timed_out = False
+        #: Finished trials and the best value as of the last :meth:`tally`, plus this
+        #: process's own since: progress per trial without re-reading every trial.
+        self._done = 0
+        self._best: float | None = None
 
     # ---- bookkeeping -------------------------------------------------------------
 
@@ -194,6 +197,20 @@ class Runner:
     def alive(self, trial: FrozenTrial) -> bool:
         """Whether the process that owns ``trial`` still works on the study."""
         return owner_alive(self.dir.root, trial.user_attrs.get(ATTR_OWNER), self.owner)
+
+    def tally(self) -> None:
+        """Re-count finished trials and the best value from the storage (once per batch)."""
+        self._done = self.finished()
+        self._best = self.best_value()
+
+    def _count_finished(self, record: TrialRecord) -> None:
+        """Add a trial this process just told to the tally, in O(1)."""
+        self._done += 1
+        value = record.values[0] if record.values else record.objective
+        if record.state != "complete" or len(self.directions) > 1 or value is None:
+            return
+        if self._best is None or (value > self._best if self.maximize else value < self._best):
+            self._best = float(value)
 
     def running_elsewhere(self) -> int:
         return sum(t.state == TrialState.RUNNING and self.alive(t) for t in self.trials())
@@ -294,7 +311,7 @@ class Runner:
             **fields,
         )
         trial_dir = self.dir.trial(record.number)
-        write_trial(trial_dir, record, list(curves), confusion)
+        self.dir.write_trial(record, list(curves), confusion)
         files = {p.name: p for p in sorted(trial_dir.iterdir()) if p.is_file()}
         for tracker in self.trackers:
             tracker.trial_artifacts(record.number, files)
@@ -306,8 +323,9 @@ class Runner:
         else:
             item.trial.set_user_attr(ATTR_REASON, record.reason or "failed")
             self.study.tell(item.trial, state=TrialState.FAIL)
+        self._count_finished(record)
         if self.callback is not None:
-            self.callback(RunEvent("trial", self.finished(), self.total, self.best_value(), record))
+            self.callback(RunEvent("trial", self._done, self.total, self._best, record))
         return record
 
     # ---- the loop ----------------------------------------------------------------
@@ -338,6 +356,8 @@ class Runner:
         start = time.perf_counter()
         with claim_lock(self.dir.root):
             self.recover()
+            running = {t.number for t in self.trials() if t.state == TrialState.RUNNING}
+            self.dir.sync_index(skip=running)
         if self.callback is not None:
             self.callback(RunEvent("start", self.finished(), self.total, self.best_value()))
         while True:
@@ -346,14 +366,13 @@ class Runner:
                 n = min(todo, self.source.ask_size())
                 asked = self.source.ask(self, n) if n > 0 else []
                 batch = self.claim(asked) if asked else []
+                self.tally()
             if not batch:
                 break
             self.source.train(self, batch)
-            self.dir.write_summary(self.dir.records())
             check_interrupt()
             if self._out_of_time(start):
                 break
-        self.dir.write_summary(self.dir.records())
         if self.finished() >= self.total:
             with claim_lock(self.dir.root):
                 self.source.after_budget(self)

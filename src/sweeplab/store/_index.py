@@ -1,0 +1,285 @@
+"""The study's index: ``index.jsonl`` and ``summary.csv``, both appended once per trial.
+
+``trials/<n>/record.json`` stays the source of truth (written last, fsynced,
+its presence means the trial finished). Right after it, :func:`append_index`
+appends the same record as one line of ``index.jsonl`` and one row of
+``summary.csv``, under an ``flock`` on the index, so several workers never
+interleave lines. Neither file is fsynced: both are derived, and a line lost
+to a crash is found again (see below).
+
+Readers (``status``, ``export``, ``report``, ``Study.records``) read the index
+in one pass instead of opening every ``record.json``; only trial folders the
+index does not name are read one by one (a trial whose line a crash lost, or
+a study written before the index existed). :func:`sync_index` appends those
+lines and rewrites the summary once per run, under the claim lock.
+
+The summary's columns depend on every trial (searched depths, metric names,
+user attributes). A row whose columns the header already has is appended; a
+row with a new column rewrites the file from the index, which happens a few
+times per study, not per trial, so appending costs the same at trial 10 and
+trial 10,000.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import json
+import logging
+import math
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
+from typing import IO, Any
+
+from sweeplab.spec import MAX_DEPTH, param_names
+from sweeplab.store._files import write_text
+from sweeplab.store._records import TrialRecord, trial_name
+
+__all__ = [
+    "INDEX_FILE",
+    "SUMMARY_FILE",
+    "append_index",
+    "read_index",
+    "rewrite_summary",
+    "summary_rows",
+]
+
+_log = logging.getLogger(__name__)
+
+INDEX_FILE = "index.jsonl"
+SUMMARY_FILE = "summary.csv"
+_PARAM_ORDER = [p for p in param_names() if p != "units"]
+_FIELDS = {f.name for f in fields(TrialRecord)}
+
+
+# ---- the summary's rows ----------------------------------------------------------
+
+
+def _depth(r: TrialRecord) -> int:
+    return int(r.params.get("depth", 1))
+
+
+def summary_row(r: TrialRecord, depth_max: int) -> dict[str, Any]:
+    """One trial's row: parameters (``units1..units{depth_max}``), metrics, state, duration."""
+    row: dict[str, Any] = {"trial": r.number, "state": r.state, "label": r.label}
+    depth = _depth(r)
+    if "depth" not in r.params:
+        # A user's own objective: its parameters are whatever it suggested.
+        row.update(r.params)
+    for name in _PARAM_ORDER if "depth" in r.params else ():
+        if name.startswith("units") and name[5:].isdigit():
+            layer = int(name[5:])
+            if layer > min(depth_max, MAX_DEPTH):
+                continue
+            row[name] = r.params.get(name) if layer <= depth else None
+        else:
+            row[name] = r.params.get(name)
+    row.update(
+        {
+            "seed": r.seed,
+            "repeat": r.point_key.rsplit("#", 1)[-1] if r.point_key else None,
+            "epochs_trained": r.epochs_trained,
+            "train_steps": r.train_steps,
+            "objective": r.objective,
+            "objective_se": r.objective_se,
+            "n_val": r.n_val,
+            "folds": len(r.folds) if r.folds else None,
+        }
+    )
+    for i, value in enumerate(r.values or []):
+        row[f"value_{i}"] = value
+    for key, value in r.user_attrs.items():
+        row[f"user_attrs_{key}"] = value
+    for split in ("val", "test"):
+        for key, value in (getattr(r, split) or {}).items():
+            row[f"{split}_{key}"] = value
+    row.update(
+        {
+            "duration_s": r.duration_s,
+            "group": r.group,
+            "group_size": r.group_size,
+            "reason": r.reason,
+        }
+    )
+    if r.constraints is not None:
+        row["feasible"] = r.feasible
+        for i, value in enumerate(r.constraints):
+            row[f"constraint_{i}"] = value
+    return row
+
+
+def summary_rows(records: Iterable[TrialRecord]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The summary's columns (in order of first appearance) and one row per trial."""
+    records = list(records)
+    depth_max = max((_depth(r) for r in records), default=1)
+    rows = [summary_row(r, depth_max) for r in records]
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return list(columns) or ["trial", "state"], rows
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell: empty for missing or NaN, ``repr`` for floats (round-trips exactly)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _csv_lines(columns: list[str], rows: Iterable[dict[str, Any]], header: bool) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if header:
+        writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    return buffer.getvalue()
+
+
+def rewrite_summary(root: Path, records: Iterable[TrialRecord]) -> None:
+    """Write ``summary.csv`` from ``records`` (atomically)."""
+    columns, rows = summary_rows(sorted(records, key=lambda r: r.number))
+    write_text(root / SUMMARY_FILE, _csv_lines(columns, rows, header=True))
+
+
+# ---- the index ---------------------------------------------------------------------
+
+
+@contextmanager
+def _locked(root: Path) -> Iterator[IO[bytes]]:
+    """``index.jsonl`` opened for appending under an exclusive ``flock``."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / INDEX_FILE).open("a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield fh
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _runs(numbers: list[int]) -> list[list[int]]:
+    """``numbers`` as ``[first, count]`` runs of consecutive numbers."""
+    out: list[list[int]] = []
+    for n in numbers:
+        if out and n == out[-1][0] + out[-1][1]:
+            out[-1][1] += 1
+        else:
+            out.append([n, 1])
+    return out
+
+
+def _pack(data: dict[str, Any]) -> dict[str, Any]:
+    """The index line of a record: ``group_members`` as runs (``group_runs``).
+
+    A fused group of 256 trials lists 256 numbers in each member's record;
+    as runs the line is a tenth of the size, and reading the index is parsing it.
+    """
+    members = data.get("group_members")
+    if not members:
+        return data
+    packed = {k: v for k, v in data.items() if k != "group_members"}
+    packed["group_runs"] = _runs(list(members))
+    return packed
+
+
+def _unpack(data: dict[str, Any], groups: dict[str, list[int]]) -> dict[str, Any]:
+    """An index line back as a record's fields; ``groups`` shares one members list per group."""
+    runs = data.pop("group_runs", None)
+    if runs is not None:
+        key = repr(runs)
+        if key not in groups:
+            groups[key] = [n for first, count in runs for n in range(first, first + count)]
+        data["group_members"] = groups[key]
+    return data
+
+
+def _append_lines(fh: IO[bytes], data: list[dict[str, Any]]) -> None:
+    fh.seek(0, io.SEEK_END)
+    if fh.tell() > 0:
+        fh.seek(-1, io.SEEK_END)
+        if fh.read(1) != b"\n":  # a line a crash cut short: end it, readers skip it
+            fh.write(b"\n")
+    text = "".join(json.dumps(_pack(d), sort_keys=True, allow_nan=True) + "\n" for d in data)
+    fh.write(text.encode("utf-8"))
+    fh.flush()
+
+
+def _summary_header(path: Path) -> list[str] | None:
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return next(csv.reader(fh), None)
+    except FileNotFoundError:
+        return None
+
+
+def _append_summary(root: Path, record: TrialRecord) -> None:
+    """Append ``record``'s row, or rewrite the summary when the row has a new column."""
+    path = root / SUMMARY_FILE
+    header = _summary_header(path)
+    if header:
+        depth_max = sum(1 for c in header if c.startswith("units") and c[5:].isdigit())
+        row = summary_row(record, max(depth_max, 1))
+        if _depth(record) <= max(depth_max, 1) and set(row) <= set(header):
+            with path.open("a", encoding="utf-8", newline="") as fh:
+                fh.write(_csv_lines(header, [row], header=False))
+            return
+    rewrite_summary(root, read_index(root).values())
+
+
+_STAT = "record_stat"
+"""The index line's ``[mtime_ns, size]`` of the ``record.json`` it copies: a reader
+that finds the file changed (edited by hand, say) reads the file, not the line."""
+
+
+def _record_stat(root: Path, number: int) -> list[int] | None:
+    try:
+        st = os.stat(f"{root}/trials/{trial_name(number)}/record.json")
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
+
+
+def append_index(root: Path, records: list[tuple[TrialRecord, dict[str, Any]]]) -> None:
+    """Append finished trials (each with its ``to_dict()``) to the index and summary."""
+    lines = [{**d, _STAT: _record_stat(root, r.number)} for r, d in records]
+    with _locked(root) as fh:
+        _append_lines(fh, lines)
+        for record, _ in records:
+            _append_summary(root, record)
+
+
+def read_index(root: Path) -> dict[int, TrialRecord]:
+    """The records ``index.jsonl`` holds, by trial number (a later line wins).
+
+    A line that cannot be read (cut short by a crash), or whose ``record.json``
+    no longer has the size and mtime it had when indexed, is left out: the
+    caller then reads that trial's ``record.json``, the source of truth.
+    """
+    path = root / INDEX_FILE
+    out: dict[int, TrialRecord] = {}
+    groups: dict[str, list[int]] = {}
+    stats: dict[int, list[int] | None] = {}
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        return out
+    with fh:
+        for line in fh:
+            try:
+                data = _unpack(json.loads(line), groups)
+                record = TrialRecord(**{k: v for k, v in data.items() if k in _FIELDS})
+            except (ValueError, TypeError):
+                _log.info("skipping an unreadable line of %s", path)
+                continue
+            out[record.number] = record
+            stats[record.number] = data.get(_STAT)
+    for number, stat in stats.items():
+        if stat is None or _record_stat(root, number) != stat:
+            del out[number]
+    return out

@@ -1,0 +1,85 @@
+"""The command line starts without the heavy libraries; built-in sets load without scikit-learn.
+
+Checked by what a fresh interpreter has in ``sys.modules``, not by timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import sweeplab
+
+SRC = str(Path(sweeplab.__file__).resolve().parents[1])
+HEAVY = ("torch", "sklearn", "pandas", "matplotlib", "scipy", "optuna", "wandb", "mlflow")
+
+
+def _loaded_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    """The heavy top-level modules a fresh interpreter holds after running ``code``."""
+    names = "sorted({m.split('.')[0] for m in sys.modules})"
+    probe = f"{code}\nimport sys, json\nprint(json.dumps({names}))"
+    path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+    res = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, **(env or {}), "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    return set(json.loads(res.stdout.splitlines()[-1])) & set(HEAVY)
+
+
+def test_importing_the_cli_imports_no_heavy_library() -> None:
+    assert _loaded_after("import sweeplab.cli") == set()
+
+
+def test_help_imports_no_heavy_library() -> None:
+    code = (
+        "import sys\nfrom sweeplab.cli import app\nsys.argv = ['sweeplab', '--help']\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass"
+    )
+    assert _loaded_after(code) == set()
+
+
+def test_the_public_api_is_still_there() -> None:
+    code = "import sweeplab\nsweeplab.run, sweeplab.load_study, sweeplab.load_spec"
+    assert "torch" in _loaded_after(code), "the API imports the library on first use"
+    assert callable(sweeplab.run)
+    assert callable(sweeplab.load_study)
+    assert sweeplab.__version__
+
+
+def test_sklearn_sets_load_from_the_cache_without_scikit_learn(tmp_path: Path) -> None:
+    from sweeplab.data import load_dataset
+
+    first = load_dataset("iris", cache_dir=tmp_path, seed=4)
+    assert list((tmp_path / "sklearn").glob("iris-*.npz")), "the first load caches the arrays"
+    code = (
+        "import numpy as np, pathlib\nfrom sweeplab.data._registry import load_raw\n"
+        f"cache = pathlib.Path({str(tmp_path)!r})\n"
+        "raw = load_raw('iris', path=None, target=None, cache_dir=cache)\n"
+        f"np.save({str(tmp_path / 'x.npy')!r}, raw.x)\nprint(raw.source, raw.classes)"
+    )
+    assert "sklearn" not in _loaded_after(code)
+    from sklearn.datasets import load_iris
+
+    assert np.array_equal(np.load(tmp_path / "x.npy"), load_iris().data)
+    again = load_dataset("iris", cache_dir=tmp_path, seed=4)
+    assert again.classes == first.classes == ("setosa", "versicolor", "virginica")
+    assert again.source == first.source == "sklearn:iris"
+    assert again.fingerprint == first.fingerprint
+
+
+def test_a_broken_cache_falls_back_to_scikit_learn(tmp_path: Path) -> None:
+    from sweeplab.data import load_dataset
+
+    good = load_dataset("wine", cache_dir=tmp_path)
+    (cached,) = (tmp_path / "sklearn").glob("wine-*.npz")
+    cached.write_bytes(b"not a zip file")
+    assert load_dataset("wine", cache_dir=tmp_path).fingerprint == good.fingerprint
