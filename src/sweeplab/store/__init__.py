@@ -28,9 +28,15 @@ from sweeplab.store._records import (
     read_record,
     write_trial,
 )
-from sweeplab.store._storage import JOURNAL_FILE, open_storage, stored_trial_count
+from sweeplab.store._storage import (
+    JOURNAL_FILE,
+    backup_name,
+    open_journal,
+    open_storage,
+    stored_trial_count,
+)
 from sweeplab.store._study_dir import Study, StudyDir, best_record, load_study, summary_frame
-from sweeplab.store._workers import Heartbeat, claim_lock, owner_alive
+from sweeplab.store._workers import Heartbeat, claim_lock, live_owners, owner_alive
 
 __all__ = [
     "CONFIRM_FILE",
@@ -42,11 +48,14 @@ __all__ = [
     "Study",
     "StudyDir",
     "TrialRecord",
+    "backup_name",
     "best_record",
     "claim_lock",
     "collect_provenance",
     "confirmed_settings",
+    "live_owners",
     "load_study",
+    "open_journal",
     "open_storage",
     "owner_alive",
     "provenance_n_val",

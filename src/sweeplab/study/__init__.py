@@ -20,6 +20,7 @@ from sweeplab.study._compare import DEFAULT_STRATEGIES, compare_specs, load_comp
 from sweeplab.study._events import Callback, RunEvent
 from sweeplab.study._finalize import FinalizeError, FinalModel, finalize
 from sweeplab.study._interrupt import handling_sigint
+from sweeplab.study._rebuild import doctor
 from sweeplab.study._reproduce import GPU_TOLERANCE, Mismatch, ReproReport, reproduce
 from sweeplab.study._run import init_storage, join, make_source, prepare, read_spec, run
 
@@ -34,6 +35,7 @@ __all__ = [
     "ReproReport",
     "RunEvent",
     "compare_specs",
+    "doctor",
     "finalize",
     "fold_members",
     "group_data",

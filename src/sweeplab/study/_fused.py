@@ -17,7 +17,6 @@ from typing import Any
 
 import optuna
 import torch
-from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import TrialState
 
 from sweeplab.data import Dataset
@@ -31,9 +30,7 @@ from sweeplab.engine import (
 from sweeplab.search import (
     DESIGN_STRATEGIES,
     Point,
-    axis_values,
     design_points,
-    distributions,
     make_pruner,
     make_sampler,
     model_based,
@@ -54,6 +51,7 @@ from sweeplab.study._loop import (
     TrialSource,
     counts,
 )
+from sweeplab.study._rebuild import search_distributions
 from sweeplab.track import Tracker, make_trackers
 
 __all__ = ["FusedSource", "point_seed"]
@@ -96,7 +94,7 @@ class FusedSource(TrialSource):
         )
         self.group_data = group_data(dataset, device, self.dtype, self.folds)
         self.groups_run = 0
-        self._dists = self._point_distributions()
+        self._dists = search_distributions(spec)
 
     # ---- Optuna ------------------------------------------------------------------
 
@@ -129,22 +127,6 @@ class FusedSource(TrialSource):
             confirm_top(runner, self.dataset, self.device, self.dtype, self.n_val)
 
     # ---- asking ------------------------------------------------------------------
-
-    def _point_distributions(self) -> dict[str, BaseDistribution]:
-        """One distribution per searched name, the same for every planned trial."""
-        space = self.spec.search.space
-        if self.strategy not in DESIGN_STRATEGIES:
-            return distributions(space)
-        flat = self.spec.params.flat()
-        out: dict[str, BaseDistribution] = {}
-        for name, dim in space.items():
-            values = list(axis_values(name, dim))
-            extra = [flat.get(name)] + [p.params[name] for p in self.points if name in p.params]
-            for value in extra:
-                if value is not None and not any(repr(v) == repr(value) for v in values):
-                    values.append(value)
-            out[name] = CategoricalDistribution(values)
-        return out
 
     def _taken_points(self, runner: Runner) -> set[str]:
         taken = set()

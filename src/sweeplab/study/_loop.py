@@ -38,8 +38,17 @@ from sweeplab.store import (
     stored_trial_count,
     write_trial,
 )
+from sweeplab.study._attrs import (
+    ATTR_CONFIG,
+    ATTR_INTERRUPTED,
+    ATTR_OWNER,
+    ATTR_POINT,
+    ATTR_REASON,
+    ATTR_SEED,
+)
 from sweeplab.study._events import Callback, RunEvent
 from sweeplab.study._interrupt import check as check_interrupt
+from sweeplab.study._rebuild import retell_missing, search_distributions
 from sweeplab.track import Tracker
 
 __all__ = [
@@ -56,13 +65,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-ATTR_CONFIG = "sweeplab.config"
-ATTR_SEED = "sweeplab.seed"
-ATTR_POINT = "sweeplab.point"
-ATTR_OWNER = "sweeplab.owner"
-ATTR_INTERRUPTED = "sweeplab.interrupted"
-ATTR_REASON = "sweeplab.reason"
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -197,7 +199,17 @@ class Runner:
         return sum(t.state == TrialState.RUNNING and self.alive(t) for t in self.trials())
 
     def recover(self) -> None:
-        """Settle trials left RUNNING by a process that died."""
+        """Settle trials left RUNNING by a process that died, and trials the storage lost.
+
+        A trial whose storage entries were lost (a torn journal tail cut on
+        open) but whose record exists is told again from the record.
+        """
+        records = self.dir.records()
+        told = retell_missing(
+            self.study, records, search_distributions(self.spec), self.spec.objective is not None
+        )
+        if told:
+            _log.warning("told %d trial(s) the storage had lost again from their records", told)
         for t in self.trials():
             if t.state != TrialState.RUNNING or self.alive(t):
                 continue
