@@ -31,15 +31,24 @@ def _stored(root: Path) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=root.name, storage=storage).get_trials()
 
 
-def check_nothing_lost_or_twice(root: Path, budget: int) -> None:
-    """Every counted trial has its record and the storage agrees with each one."""
+def check_nothing_lost_or_twice(
+    root: Path, budget: int, void: frozenset[int] = frozenset()
+) -> None:
+    """Every counted trial has its record and the storage agrees with each one.
+
+    ``void`` are trials whose records were quarantined: complete in storage, run again.
+    """
     records = {r.number: r for r in load_study(root).records()}
     assert len(records) == budget
     keys = [r.point_key for r in records.values() if r.point_key]
     assert len(keys) == len(set(keys)), "a planned point ran twice"
     trials = _stored(root)
     assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
-    done = {t.number: t for t in trials if t.state == optuna.trial.TrialState.COMPLETE}
+    done = {
+        t.number: t
+        for t in trials
+        if t.state == optuna.trial.TrialState.COMPLETE and t.number not in void
+    }
     assert sorted(done) == sorted(records)
     for number, trial in done.items():
         assert trial.value == pytest.approx(records[number].objective)
@@ -130,3 +139,30 @@ def test_cli_resumes_a_torn_journal_and_doctor_prints_what_it_did(tmp_path: Path
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "4 trial(s) told from their records" in rebuilt.stdout
     check_nothing_lost_or_twice(tmp_path / "runs" / "cli", budget=4)
+
+
+def test_an_unreadable_record_is_quarantined_and_its_trial_runs_again(runs: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sweeplab.cli import app
+
+    sweeplab.run(make_spec("damaged", search=GRID), runs_dir=runs)
+    root = runs / "damaged"
+    before = _records(root)
+    record = root / "trials" / "00002" / "record.json"
+    broken = before["00002"][:-30]
+    record.write_bytes(broken)
+    for command in ("status", "report"):
+        shown = CliRunner().invoke(app, [command, str(root)])
+        assert shown.exit_code == 0, shown.output
+        assert "1 trial record(s) could not be read (trial 2)" in shown.output
+    assert (root / "quarantine" / "00002-record.json").read_bytes() == broken
+    assert not record.exists()
+    study = load_study(root)
+    assert [d.number for d in study.damaged()] == [2]
+    assert len(study.records()) == 5
+    sweeplab.run(make_spec("damaged", search=GRID), runs_dir=runs)
+    after = _records(root)
+    assert all(after[name] == text for name, text in before.items() if name != "00002")
+    assert json.loads(after["00006"])["point_key"] == json.loads(before["00002"])["point_key"]
+    check_nothing_lost_or_twice(root, budget=6, void=frozenset({2}))

@@ -35,7 +35,14 @@ from sweeplab.store._storage import (
     open_storage,
     stored_trial_count,
 )
-from sweeplab.store._study_dir import Study, StudyDir, best_record, load_study, summary_frame
+from sweeplab.store._study_dir import (
+    Damaged,
+    Study,
+    StudyDir,
+    best_record,
+    load_study,
+    summary_frame,
+)
 from sweeplab.store._workers import Heartbeat, claim_lock, live_owners, owner_alive
 
 __all__ = [
@@ -43,6 +50,7 @@ __all__ = [
     "JOURNAL_FILE",
     "ConfirmCandidate",
     "Confirmation",
+    "Damaged",
     "FlockLock",
     "Heartbeat",
     "Study",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,11 +18,21 @@ from sweeplab.spec import MAX_DEPTH, StudySpec, param_names, spec_from_dict
 from sweeplab.store._confirmation import CONFIRM_FILE
 from sweeplab.store._files import write_text
 from sweeplab.store._records import TrialRecord, read_record
-from sweeplab.store._storage import JOURNAL_FILE
+from sweeplab.store._storage import JOURNAL_FILE, backup_name
 
-__all__ = ["Study", "StudyDir", "best_record", "load_study", "summary_frame"]
+__all__ = ["Damaged", "Study", "StudyDir", "best_record", "load_study", "summary_frame"]
+
+_log = logging.getLogger(__name__)
 
 _PARAM_ORDER = [p for p in param_names() if p != "units"]
+
+
+@dataclass(frozen=True)
+class Damaged:
+    """A trial record that could not be read, kept in ``quarantine/`` (never deleted)."""
+
+    number: int
+    path: Path
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,10 @@ class StudyDir:
     def summary(self) -> Path:
         return self.root / "summary.csv"
 
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
     def read_spec(self, overrides: Iterable[str] = ()) -> StudySpec:
         """The resolved ``study.toml`` (plus ``overrides``); a missing one is a ``StudyError``."""
         if not self.spec_file.exists():
@@ -65,11 +81,49 @@ class StudyDir:
         return self.trials / f"{number:05d}"
 
     def records(self) -> list[TrialRecord]:
-        """Every finished trial's record, by trial number."""
+        """Every finished trial's readable record, by trial number.
+
+        An unreadable record is moved to ``quarantine/`` (see :meth:`damaged`)
+        instead of blocking the study: its trial runs again on resume, and
+        every other trial stays usable.
+        """
         if not self.trials.is_dir():
             return []
-        out = [read_record(d) for d in sorted(self.trials.iterdir()) if d.is_dir()]
-        return sorted((r for r in out if r is not None), key=lambda r: r.number)
+        out: list[TrialRecord] = []
+        for trial_dir in sorted(self.trials.iterdir()):
+            if not trial_dir.is_dir():
+                continue
+            try:
+                record = read_record(trial_dir)
+            except StudyError as exc:
+                self._quarantine(trial_dir, str(exc))
+                continue
+            if record is not None:
+                out.append(record)
+        return sorted(out, key=lambda r: r.number)
+
+    def _quarantine(self, trial_dir: Path, why: str) -> None:
+        """Move ``trial_dir``'s unreadable ``record.json`` aside, keeping its bytes."""
+        self.quarantine.mkdir(exist_ok=True)
+        target = self.quarantine / f"{trial_dir.name}-record.json"
+        if target.exists():
+            target = backup_name(target, "again")
+        try:
+            os.rename(trial_dir / "record.json", target)
+        except FileNotFoundError:
+            return  # another process moved it first
+        _log.warning("%s; moved to %s; the trial runs again when the study resumes", why, target)
+
+    def damaged(self) -> list[Damaged]:
+        """The records moved to ``quarantine/`` because they could not be read."""
+        if not self.quarantine.is_dir():
+            return []
+        found = []
+        for path in sorted(self.quarantine.iterdir()):
+            head = path.name.split("-", 1)[0]
+            if head.isdigit() and "-record.json" in path.name:
+                found.append(Damaged(int(head), path))
+        return found
 
     def write_summary(self, records: list[TrialRecord]) -> pd.DataFrame:
         frame = summary_frame(records)
@@ -168,6 +222,10 @@ class Study:
 
     def records(self) -> list[TrialRecord]:
         return self.dir.records()
+
+    def damaged(self) -> list[Damaged]:
+        """Records that could not be read, kept in ``quarantine/``; their trials ran again."""
+        return self.dir.damaged()
 
     def trials(self) -> pd.DataFrame:
         """The summary table, rebuilt from the trial records."""

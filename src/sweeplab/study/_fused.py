@@ -49,7 +49,6 @@ from sweeplab.study._loop import (
     Runner,
     Running,
     TrialSource,
-    counts,
 )
 from sweeplab.study._rebuild import search_distributions
 from sweeplab.track import Tracker, make_trackers
@@ -133,7 +132,7 @@ class FusedSource(TrialSource):
         for t in runner.trials():
             key = t.user_attrs.get(ATTR_POINT)
             if key is not None and (
-                counts(t) or (t.state == TrialState.RUNNING and runner.alive(t))
+                runner.counts(t) or (t.state == TrialState.RUNNING and runner.alive(t))
             ):
                 taken.add(key)
         return taken

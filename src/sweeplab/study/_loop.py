@@ -173,19 +173,28 @@ class Runner:
         self.owner = self.heartbeat.owner
         self.trackers: list[Tracker] = source.trackers(self)
         self.timed_out = False
+        self.void: set[int] = set()
 
     # ---- bookkeeping -------------------------------------------------------------
 
     def trials(self) -> list[FrozenTrial]:
         return self.study.get_trials(deepcopy=False)
 
+    def counts(self, trial: FrozenTrial) -> bool:
+        """:func:`counts`, except for trials whose record was quarantined (they run again)."""
+        return counts(trial) and trial.number not in self.void
+
     def finished(self) -> int:
-        return sum(counts(t) for t in self.trials())
+        return sum(self.counts(t) for t in self.trials())
 
     def best_value(self) -> float | None:
         if len(self.directions) > 1:
             return None
-        clean = [t.value for t in self.trials() if t.state == TrialState.COMPLETE]
+        clean = [
+            t.value
+            for t in self.trials()
+            if t.state == TrialState.COMPLETE and t.number not in self.void
+        ]
         values = [v for v in clean if v is not None]
         if not values:
             return None
@@ -205,6 +214,7 @@ class Runner:
         open) but whose record exists is told again from the record.
         """
         records = self.dir.records()
+        self.void = {d.number for d in self.dir.damaged()}
         told = retell_missing(
             self.study, records, search_distributions(self.spec), self.spec.objective is not None
         )
@@ -242,7 +252,7 @@ class Runner:
         kept_ids: set[int] = set()
         rank = 0
         for t in sorted(self.trials(), key=lambda t: t._trial_id):
-            live = counts(t) or (
+            live = self.counts(t) or (
                 t.state == TrialState.RUNNING
                 and (t._trial_id in mine or self.alive(t))
                 and not t.user_attrs.get(ATTR_INTERRUPTED)
@@ -347,6 +357,7 @@ class Runner:
             self.callback(RunEvent("start", self.finished(), self.total, self.best_value()))
         while True:
             with claim_lock(self.dir.root):
+                self.void = {d.number for d in self.dir.damaged()}
                 todo = self.total - self.finished() - self.running_elsewhere()
                 n = min(todo, self.source.ask_size())
                 asked = self.source.ask(self, n) if n > 0 else []
