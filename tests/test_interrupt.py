@@ -42,3 +42,15 @@ def _ctrl_c() -> None:
 def test_ctrl_c_still_raises_at_once() -> None:
     with _interrupt.handling_sigint(), pytest.raises(KeyboardInterrupt):
         _ctrl_c()
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_sigterm_stops_like_ctrl_c_with_its_own_exit_code(signum: int, code: int) -> None:
+    before = {s: signal.getsignal(s) for s in _interrupt.SIGNALS}
+    with _interrupt.handling_signals(), pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signum)
+        time.sleep(1)
+    assert _interrupt.exit_code() == code
+    assert {s: signal.getsignal(s) for s in _interrupt.SIGNALS} == before
+    with _interrupt.handling_signals():
+        assert _interrupt.exit_code() == 130, "a new block forgets the last signal"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -68,12 +69,21 @@ def run_local(
     devices = worker_devices(spec.study.device, count)
     init_storage(root)
     procs = [_spawn(root, device) for device in devices[1:]]
+    stopping = False
     try:
         join(root, device=devices[0], callback=callback, dataset=dataset)
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM here stops the workers too (a scheduler signals only this
+        # process): each marks its group interrupted and exits, like this one.
+        stopping = True
+        for proc, _ in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        raise
     finally:
         for proc, log in procs:
             code = proc.wait()
-            if code != 0:
+            if code != 0 and not (stopping and code in (130, 143, -signal.SIGTERM)):
                 log.seek(0)
                 message = log.read().decode(errors="replace")
                 _log.warning("worker %d exited with %d: %s", proc.pid, code, message[-2000:])

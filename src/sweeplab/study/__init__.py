@@ -19,7 +19,7 @@ from sweeplab.study._budget import DEFAULT_TRIALS, study_budget
 from sweeplab.study._compare import DEFAULT_STRATEGIES, compare_specs, load_compare, run_compare
 from sweeplab.study._events import Callback, RunEvent
 from sweeplab.study._finalize import FinalizeError, FinalModel, finalize
-from sweeplab.study._interrupt import handling_sigint
+from sweeplab.study._interrupt import exit_code, handling_sigint, handling_signals
 from sweeplab.study._rebuild import doctor
 from sweeplab.study._reproduce import GPU_TOLERANCE, Mismatch, ReproReport, reproduce
 from sweeplab.study._run import init_storage, join, make_source, prepare, read_spec, run
@@ -36,10 +36,12 @@ __all__ = [
     "RunEvent",
     "compare_specs",
     "doctor",
+    "exit_code",
     "finalize",
     "fold_members",
     "group_data",
     "handling_sigint",
+    "handling_signals",
     "init_storage",
     "join",
     "load_compare",
