@@ -20,7 +20,7 @@ from tests.conftest import make_spec
 GRID = {"strategy": "grid", "trials": 6, "space": {"lr": [1e-3, 1e-2, 1e-1], "batch_size": [8, 32]}}
 
 
-def _records(root: Path) -> dict[str, bytes]:
+def record_bytes(root: Path) -> dict[str, bytes]:
     return {p.parent.name: p.read_bytes() for p in (root / "trials").glob("*/record.json")}
 
 
@@ -65,7 +65,7 @@ def test_torn_tail_is_cut_with_a_backup_and_a_larger_budget_resumes(
 ) -> None:
     sweeplab.run(make_spec("torn", search={"trials": 4}), runs_dir=runs)
     root = runs / "torn"
-    before = _records(root)
+    before = record_bytes(root)
     journal = root / "optuna.log"
     original = _cut(journal, journal.stat().st_size - 37)
     with caplog.at_level(logging.WARNING):
@@ -76,7 +76,7 @@ def test_torn_tail_is_cut_with_a_backup_and_a_larger_budget_resumes(
     cut = [r.getMessage() for r in caplog.records if "unreadable byte(s)" in r.getMessage()]
     assert len(cut) == 1
     assert backups[0].name in cut[0]
-    after = _records(root)
+    after = record_bytes(root)
     assert all(after[name] == text for name, text in before.items()), "a record changed"
     check_nothing_lost_or_twice(root, budget=6)
 
@@ -84,7 +84,7 @@ def test_torn_tail_is_cut_with_a_backup_and_a_larger_budget_resumes(
 def test_lost_trial_entries_are_told_again_from_their_records(runs: Path) -> None:
     sweeplab.run(make_spec("lost", search=GRID), runs_dir=runs)
     root = runs / "lost"
-    before = _records(root)
+    before = record_bytes(root)
     journal = root / "optuna.log"
     lines = journal.read_bytes().splitlines(keepends=True)
     last_create = max(i for i, line in enumerate(lines) if json.loads(line)["op_code"] == 4)
@@ -92,14 +92,14 @@ def test_lost_trial_entries_are_told_again_from_their_records(runs: Path) -> Non
     # trial (and everything after it), though its record was written.
     _cut(journal, sum(len(line) for line in lines[:last_create]) + 10)
     sweeplab.run(make_spec("lost", search=GRID), runs_dir=runs)
-    assert _records(root) == before, "nothing may be trained again"
+    assert record_bytes(root) == before, "nothing may be trained again"
     check_nothing_lost_or_twice(root, budget=6)
 
 
 def test_damage_in_the_middle_is_refused_and_doctor_rebuilds_from_records(runs: Path) -> None:
     sweeplab.run(make_spec("middle", search=GRID), runs_dir=runs)
     root = runs / "middle"
-    before = _records(root)
+    before = record_bytes(root)
     journal = root / "optuna.log"
     lines = journal.read_bytes().splitlines(keepends=True)
     lines[len(lines) // 2] = b'{"op_code": 6, "trial_id\x00\x00\n'
@@ -112,7 +112,7 @@ def test_damage_in_the_middle_is_refused_and_doctor_rebuilds_from_records(runs: 
     assert any("6 trial(s) told from their records" in line for line in done)
     assert [p.read_bytes() for p in root.glob("optuna.log.doctor-*")] == [damaged]
     sweeplab.run(make_spec("middle", search=GRID), runs_dir=runs)
-    assert _records(root) == before
+    assert record_bytes(root) == before
     check_nothing_lost_or_twice(root, budget=6)
 
 
@@ -148,7 +148,7 @@ def test_an_unreadable_record_is_quarantined_and_its_trial_runs_again(runs: Path
 
     sweeplab.run(make_spec("damaged", search=GRID), runs_dir=runs)
     root = runs / "damaged"
-    before = _records(root)
+    before = record_bytes(root)
     record = root / "trials" / "00002" / "record.json"
     broken = before["00002"][:-30]
     record.write_bytes(broken)
@@ -162,7 +162,7 @@ def test_an_unreadable_record_is_quarantined_and_its_trial_runs_again(runs: Path
     assert [d.number for d in study.damaged()] == [2]
     assert len(study.records()) == 5
     sweeplab.run(make_spec("damaged", search=GRID), runs_dir=runs)
-    after = _records(root)
+    after = record_bytes(root)
     assert all(after[name] == text for name, text in before.items() if name != "00002")
     assert json.loads(after["00006"])["point_key"] == json.loads(before["00002"])["point_key"]
     check_nothing_lost_or_twice(root, budget=6, void=frozenset({2}))

@@ -16,7 +16,7 @@ import torch
 
 from sweeplab.errors import SpecError
 from sweeplab.spec import StudySpec
-from sweeplab.store import Study
+from sweeplab.store import Study, stop_when_full
 from sweeplab.study import Callback, init_storage, join, prepare
 
 __all__ = ["auto_workers", "run_local", "worker_devices"]
@@ -62,12 +62,14 @@ def run_local(
     (reporting progress to ``callback``). After the others exit it joins
     once more, which settles and re-runs the trials of a worker that died.
     """
-    spec, root, dataset, _ = prepare(spec, runs_dir=runs_dir, overrides=overrides)
+    with stop_when_full(Path(runs_dir)):
+        spec, root, dataset, _ = prepare(spec, runs_dir=runs_dir, overrides=overrides)
     count = auto_workers(spec.study.device) if workers is None else workers
     if count < 1:
         raise SpecError(f"workers must be at least 1, but got {count}")
     devices = worker_devices(spec.study.device, count)
-    init_storage(root)
+    with stop_when_full(root):
+        init_storage(root)
     procs = [_spawn(root, device) for device in devices[1:]]
     stopping = False
     try:

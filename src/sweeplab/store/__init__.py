@@ -12,7 +12,7 @@ from sweeplab.store._confirmation import (
     read_confirmation,
     write_confirmation,
 )
-from sweeplab.store._files import write_json, write_text
+from sweeplab.store._files import is_disk_full, stop_when_full, write_json, write_text
 from sweeplab.store._final import sha256_file, write_safetensors
 from sweeplab.store._lock import FlockLock
 from sweeplab.store._provenance import (
@@ -31,6 +31,7 @@ from sweeplab.store._records import (
 from sweeplab.store._storage import (
     JOURNAL_FILE,
     backup_name,
+    journal_ends_clean,
     open_journal,
     open_storage,
     stored_trial_count,
@@ -61,6 +62,8 @@ __all__ = [
     "claim_lock",
     "collect_provenance",
     "confirmed_settings",
+    "is_disk_full",
+    "journal_ends_clean",
     "live_owners",
     "load_study",
     "open_journal",
@@ -73,6 +76,7 @@ __all__ = [
     "read_provenance",
     "read_record",
     "sha256_file",
+    "stop_when_full",
     "stored_trial_count",
     "summary_frame",
     "write_confirmation",

@@ -29,6 +29,7 @@ from sweeplab.store._lock import FlockLock
 __all__ = [
     "JOURNAL_FILE",
     "backup_name",
+    "journal_ends_clean",
     "open_journal",
     "open_storage",
     "repair_journal_tail",
@@ -145,6 +146,23 @@ def repair_journal_tail(path: Path) -> int:
         backup.name,
     )
     return dropped
+
+
+def journal_ends_clean(path: Path) -> bool:
+    """Whether the journal at ``path`` is missing, empty or ends with a whole line.
+
+    After a failed append (a full disk) a partial line may end it; appending
+    more would bury that line in the middle, so the writer stops instead and
+    the next open cuts it (:func:`repair_journal_tail`).
+    """
+    try:
+        with path.open("rb") as fh:
+            if fh.seek(0, os.SEEK_END) == 0:
+                return True
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) == b"\n"
+    except FileNotFoundError:
+        return True
 
 
 def stored_trial_count(storage: optuna.storages.BaseStorage, name: str) -> int:

@@ -37,6 +37,7 @@ from sweeplab.search import (
     suggest,
 )
 from sweeplab.spec import StudySpec, TrainParams
+from sweeplab.store import is_disk_full
 from sweeplab.study._bridge import fold_members, group_data, mean_row, member_spec, merge_folds
 from sweeplab.study._budget import max_epochs, study_budget
 from sweeplab.study._confirm import confirm_top
@@ -315,6 +316,8 @@ class FusedSource(TrialSource):
                     runner.interrupt(item)
             raise
         except Exception as exc:
+            if is_disk_full(exc):  # the group did not fail; the study stops
+                raise
             _log.exception("group %s failed", group)
             for m, item in enumerate(items):
                 if m not in done:

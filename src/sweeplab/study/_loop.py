@@ -32,9 +32,11 @@ from sweeplab.store import (
     StudyDir,
     TrialRecord,
     claim_lock,
+    is_disk_full,
     open_storage,
     owner_alive,
     read_record,
+    stop_when_full,
     stored_trial_count,
     write_trial,
 )
@@ -48,7 +50,7 @@ from sweeplab.study._attrs import (
 )
 from sweeplab.study._events import Callback, RunEvent
 from sweeplab.study._interrupt import check as check_interrupt
-from sweeplab.study._rebuild import retell_missing, search_distributions
+from sweeplab.study._rebuild import give_back, retell_missing, search_distributions
 from sweeplab.track import Tracker
 
 __all__ = [
@@ -335,8 +337,14 @@ class Runner:
         study again continues it.
         """
         try:
-            with self.heartbeat:
-                self._loop()
+            with stop_when_full(self.dir.root), self.heartbeat:
+                try:
+                    self._loop()
+                except OSError as exc:
+                    if is_disk_full(exc):
+                        journal = None if self.spec.study.storage else self.dir.journal
+                        give_back(self.study, self.owner, journal)
+                    raise
         finally:
             for tracker in self.trackers:
                 tracker.close()

@@ -21,6 +21,7 @@ from sweeplab.compat import grid_space, wandb_objective
 from sweeplab.engine import derive_seed
 from sweeplab.search import make_pruner, make_sampler
 from sweeplab.spec import StudySpec, directions_of, load_callable
+from sweeplab.store import is_disk_full
 from sweeplab.study._budget import study_budget
 from sweeplab.study._loop import ATTR_CONFIG, ATTR_OWNER, Runner, Running, TrialSource
 from sweeplab.track import Tracker, make_trackers
@@ -123,6 +124,8 @@ class ObjectiveSource(TrialSource):
             runner.interrupt(item)
             raise
         except Exception as exc:
+            if is_disk_full(exc):  # not the trial's fault: the study stops, the trial reruns
+                raise
             _log.warning("trial %d failed: %s", trial.number, exc, exc_info=True)
             state, reason = "failed", f"{type(exc).__name__}: {exc}"
         frozen: FrozenTrial = runner.study._storage.get_trial(trial._trial_id)

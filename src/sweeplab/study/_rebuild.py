@@ -10,6 +10,7 @@ same numbers; a number with no record is added as interrupted (FAIL with
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +28,22 @@ from sweeplab.store import (
     TrialRecord,
     backup_name,
     claim_lock,
+    journal_ends_clean,
     live_owners,
     open_journal,
 )
 from sweeplab.study._attrs import (
     ATTR_CONFIG,
     ATTR_INTERRUPTED,
+    ATTR_OWNER,
     ATTR_POINT,
     ATTR_REASON,
     ATTR_SEED,
 )
 
-__all__ = ["doctor", "retell_missing", "search_distributions"]
+__all__ = ["doctor", "give_back", "retell_missing", "search_distributions"]
+
+_log = logging.getLogger(__name__)
 
 _STATES = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}
 
@@ -137,6 +142,31 @@ def retell_missing(
                 f"it got number {last}: another process changed the storage meanwhile"
             )
     return told
+
+
+def give_back(study: optuna.Study, owner: str, journal: Path | None) -> None:
+    """Interrupt ``owner``'s RUNNING trials as far as the storage can still be written.
+
+    For a full disk. Each write is tried on its own, but none once a failed
+    append has left the ``journal`` ending in a partial line (one more append
+    would bury it mid-file; the next open cuts it). A trial not marked stays
+    RUNNING under ``owner``; the next run settles it (from its record, or as
+    interrupted) once that process has exited.
+    """
+    for t in study.get_trials(deepcopy=False):
+        if t.state != TrialState.RUNNING or t.user_attrs.get(ATTR_OWNER) != owner:
+            continue
+        for write in ("mark", "tell"):
+            if journal is not None and not journal_ends_clean(journal):
+                _log.info("%s ends in a partial entry: the next run settles the rest", journal)
+                return
+            try:
+                if write == "mark":
+                    study._storage.set_trial_user_attr(t._trial_id, ATTR_INTERRUPTED, True)
+                else:
+                    study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+            except OSError as exc:
+                _log.info("trial %d: not marked interrupted (the next run does): %s", t.number, exc)
 
 
 def doctor(root: str | Path) -> list[str]:
