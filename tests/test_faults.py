@@ -166,3 +166,27 @@ def test_an_unreadable_record_is_quarantined_and_its_trial_runs_again(runs: Path
     assert all(after[name] == text for name, text in before.items() if name != "00002")
     assert json.loads(after["00006"])["point_key"] == json.loads(before["00002"])["point_key"]
     check_nothing_lost_or_twice(root, budget=6, void=frozenset({2}))
+
+
+def test_doctor_refuses_while_a_worker_is_alive_and_for_a_database(runs: Path) -> None:
+    import socket
+
+    from sweeplab.errors import RefusedError
+
+    sweeplab.run(make_spec("busy", search={"trials": 1}), runs_dir=runs)
+    root = runs / "busy"
+    journal = (root / "optuna.log").read_bytes()
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        (root / "workers").mkdir(exist_ok=True)
+        (root / "workers" / f"{socket.gethostname()}-{sleeper.pid}-0badcafe").touch()
+        with pytest.raises(RefusedError, match="while no worker works"):
+            doctor(root)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert (root / "optuna.log").read_bytes() == journal, "a refused doctor changes nothing"
+    spec = root / "study.toml"
+    spec.write_text(spec.read_text().replace("[study]\n", '[study]\nstorage = "sqlite:///x.db"\n'))
+    with pytest.raises(RefusedError, match="restore the database from its backup"):
+        doctor(root)
