@@ -308,7 +308,8 @@ def table(rows: Sequence[Row], clean_s: float) -> str:
             f"| {r.fault} | {r.fault_exit} | {r.recover_exit} | "
             f"{'-' if r.lost is None else r.lost} | "
             f"{'-' if r.duplicated is None else r.duplicated} | "
-            f"{'yes' if r.traceback else 'no'} | {secs} | {ratio} | {r.note} |"
+            f"{'-' if r.lost is None else 'yes' if r.traceback else 'no'} | "
+            f"{secs} | {ratio} | {r.note} |"
         )
     return head + "\n".join(lines) + "\n"
 
