@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import sweeplab
 from sweeplab.cli import app
 from sweeplab.errors import DiskFullError
+from sweeplab.store import open_journal
 from tests.conftest import make_spec
 from tests.test_faults import GRID, check_nothing_lost_or_twice, record_bytes
 
@@ -143,9 +144,7 @@ def test_giving_back_never_appends_after_a_partial_journal_entry(runs: Path) -> 
 
     sweeplab.run(make_spec("partial", search={"trials": 1}), runs_dir=runs)
     journal = runs / "partial" / "optuna.log"
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(journal))
-    )
+    storage = open_journal(journal)  # sweeplab's flock lock, as the runner holds it
     study = optuna.load_study(study_name="partial", storage=storage)
     for _ in range(2):
         study.add_trial(
