@@ -1,13 +1,18 @@
-"""A PostgreSQL server restarted mid-study: workers wait for it and lose or repeat nothing."""
+"""Storage outages: calls retried while the database is away; a real PostgreSQL restart."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
+from sqlalchemy import exc as sa_exc
 
+from sweeplab.store import _retry as retry
+from sweeplab.store._retry import RetryingRDBStorage
 from tests.postgres import postgres_server
 from tests.test_scale import _check, _sweeplab, _write
 
@@ -32,3 +37,65 @@ def test_workers_ride_out_a_postgresql_restart(tmp_path: Path) -> None:
         assert "storage connection lost" in message
         assert "storage reachable again" in message
         _check(trials.parent, optuna.storages.RDBStorage(server.url), budget=12)
+
+
+class _LostConnection:
+    """A session whose every query fails as a dropped database connection does."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("rollback", "close"):
+            return lambda *args, **kwargs: None
+
+        def fail(*args: Any, **kwargs: Any) -> None:
+            cause = Exception("server closed the connection unexpectedly")
+            raise sa_exc.OperationalError("SELECT 1", {}, cause)
+
+        return fail
+
+
+def _flaky(storage: RetryingRDBStorage, failures: int) -> list[int]:
+    """Make the next ``failures`` sessions of ``storage`` lose their connection."""
+    real = storage.scoped_session
+    left = [failures]
+
+    def session() -> Any:
+        if left[0] > 0:
+            left[0] -= 1
+            return _LostConnection()
+        return real()
+
+    session.remove = real.remove  # type: ignore[attr-defined]
+    storage.scoped_session = session  # type: ignore[assignment]
+    return left
+
+
+def test_storage_calls_are_retried_with_one_line_each_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(retry, "_FIRST_DELAY_S", 0.01)
+    storage = RetryingRDBStorage(f"sqlite:///{tmp_path / 'r.db'}")
+    study = optuna.create_study(study_name="r", storage=storage)
+    left = _flaky(storage, 3)
+    with caplog.at_level(logging.WARNING):
+        trial = study.ask()
+        study.tell(trial, 1.5)
+    assert left == [0]
+    lines = [r.getMessage() for r in caplog.records if r.name == "sweeplab.store._retry"]
+    assert len(lines) == 2
+    assert lines[0].startswith("storage connection lost")
+    assert "server closed the connection" in lines[0]
+    assert lines[1].startswith("storage reachable again after")
+    assert [t.value for t in study.get_trials()] == [1.5]
+
+
+def test_a_storage_that_stays_away_raises_after_the_retry_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retry, "_FIRST_DELAY_S", 0.01)
+    monkeypatch.setattr(retry, "RETRY_FOR_S", 0.1)
+    storage = RetryingRDBStorage(f"sqlite:///{tmp_path / 'r.db'}")
+    _flaky(storage, 10**6)
+    start = time.monotonic()
+    with pytest.raises(optuna.exceptions.StorageInternalError):
+        storage.get_all_studies()
+    assert time.monotonic() - start < 5

@@ -9,9 +9,10 @@ when it is back, so the study goes on by itself.
 
 Retrying is safe because a call that failed this way rolled back, with one
 narrow exception: a commit that succeeded just before the connection broke.
-Telling a trial twice is recognised (its state is already the one asked for);
-a trial created twice that way would stay RUNNING under its owner and be
-settled as interrupted (not counted, not trained) by the next run.
+Telling a trial twice is recognised (its state is already the one asked for).
+A trial created twice that way stays RUNNING under its owner, which then
+ends one trial short of the budget; the next run settles the extra one as
+interrupted (not counted, not trained) and runs what is missing.
 """
 
 from __future__ import annotations
@@ -79,8 +80,22 @@ def connection_lost(exc: BaseException) -> bool:
     return False
 
 
-def _retrying(storage: RDBStorage, name: str, call: Callable[[], Any]) -> Any:
-    """Run ``call`` (``storage.<name>``), retrying it while the connection is lost."""
+def _already_told(storage: RDBStorage, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether ``set_trial_state_values(*args, **kwargs)`` is already in the storage."""
+    trial_id = args[0] if args else kwargs["trial_id"]
+    state = args[1] if len(args) > 1 else kwargs["state"]
+    return bool(RDBStorage.get_trial(storage, trial_id).state == state)
+
+
+def _retrying(
+    storage: RDBStorage,
+    name: str,
+    call: Callable[[], Any],
+    args: tuple[Any, ...] = (),
+    kwargs: dict[str, Any] | None = None,
+) -> Any:
+    """Run ``call`` (``storage.<name>(*args, **kwargs)``), retrying it while the
+    connection is lost."""
     if getattr(_depth, "n", 0):
         return call()  # an outer storage call already retries
     _depth.n = 1
@@ -91,7 +106,11 @@ def _retrying(storage: RDBStorage, name: str, call: Callable[[], Any]) -> Any:
             try:
                 result = call()
             except UpdateFinishedTrialError:
-                if attempt and name == "set_trial_state_values":
+                if (
+                    attempt
+                    and name == "set_trial_state_values"
+                    and _already_told(storage, args, kwargs or {})
+                ):
                     return True  # the attempt that lost its connection had committed
                 raise
             except optuna.exceptions.StorageInternalError as exc:
@@ -131,7 +150,7 @@ def _wrap(name: str) -> Callable[..., Any]:
 
     @functools.wraps(method)
     def call(self: RDBStorage, *args: Any, **kwargs: Any) -> Any:
-        return _retrying(self, name, lambda: method(self, *args, **kwargs))
+        return _retrying(self, name, lambda: method(self, *args, **kwargs), args, kwargs)
 
     return call
 
