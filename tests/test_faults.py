@@ -116,6 +116,7 @@ def test_damage_in_the_middle_is_refused_and_doctor_rebuilds_from_records(runs: 
     check_nothing_lost_or_twice(root, budget=6)
 
 
+@pytest.mark.slow
 def test_cli_resumes_a_torn_journal_and_doctor_prints_what_it_did(tmp_path: Path) -> None:
     spec = tmp_path / "cli.toml"
     spec.write_text(
