@@ -117,3 +117,27 @@ def test_a_storage_that_stays_away_raises_after_the_retry_window(
     with pytest.raises(optuna.exceptions.StorageInternalError):
         storage.get_all_studies()
     assert time.monotonic() - start < 5
+
+
+def test_opening_waits_for_a_database_that_is_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A worker that starts during a restart must wait for the database, not die.
+    monkeypatch.setattr(retry, "_FIRST_DELAY_S", 0.01)
+    real_init = RetryingRDBStorage.__init__
+    refused = [2]
+
+    def init(self: RetryingRDBStorage, *args: Any, **kwargs: Any) -> None:
+        if refused[0] > 0:
+            refused[0] -= 1
+            raise sa_exc.OperationalError("connect", {}, Exception("Connection refused"))
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(RetryingRDBStorage, "__init__", init)
+    with caplog.at_level(logging.WARNING):
+        storage = retry.open_rdb(f"sqlite:///{tmp_path / 'r.db'}")
+    assert refused == [0]
+    assert storage.get_all_studies() == []
+    lines = [r.getMessage() for r in caplog.records if r.name == "sweeplab.store._retry"]
+    assert lines[0].startswith("storage connection lost in opening the storage")
+    assert lines[1].startswith("storage reachable again")

@@ -24,11 +24,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage
 
-__all__ = ["RETRY_FOR_S", "RetryingRDBStorage", "connection_lost"]
+__all__ = ["RETRY_FOR_S", "RetryingRDBStorage", "connection_lost", "open_rdb"]
 
 #: How long storage calls are retried before the error is raised.
 RETRY_FOR_S = 120.0
@@ -88,14 +87,14 @@ def _already_told(storage: RDBStorage, args: tuple[Any, ...], kwargs: dict[str, 
 
 
 def _retrying(
-    storage: RDBStorage,
+    storage: RDBStorage | None,
     name: str,
     call: Callable[[], Any],
     args: tuple[Any, ...] = (),
     kwargs: dict[str, Any] | None = None,
 ) -> Any:
-    """Run ``call`` (``storage.<name>(*args, **kwargs)``), retrying it while the
-    connection is lost."""
+    """Run ``call`` (``storage.<name>(*args, **kwargs)``, or opening the storage when
+    ``storage`` is ``None``), retrying it while the connection is lost."""
     if getattr(_depth, "n", 0):
         return call()  # an outer storage call already retries
     _depth.n = 1
@@ -108,12 +107,13 @@ def _retrying(
             except UpdateFinishedTrialError:
                 if (
                     attempt
+                    and storage is not None
                     and name == "set_trial_state_values"
                     and _already_told(storage, args, kwargs or {})
                 ):
                     return True  # the attempt that lost its connection had committed
                 raise
-            except optuna.exceptions.StorageInternalError as exc:
+            except Exception as exc:
                 waited = time.monotonic() - start
                 if not connection_lost(exc) or waited + delay > RETRY_FOR_S:
                     raise
@@ -125,7 +125,8 @@ def _retrying(
                         str(exc.__cause__ or exc).splitlines()[0],
                         RETRY_FOR_S,
                     )
-                storage.remove_session()
+                if storage is not None:
+                    storage.remove_session()
                 time.sleep(delay)
                 delay = min(2 * delay, _MAX_DELAY_S)
                 continue
@@ -139,6 +140,20 @@ def _retrying(
             return result
     finally:
         _depth.n = 0
+
+
+def open_rdb(url: str) -> RetryingRDBStorage:
+    """Open the database storage at ``url``, waiting (as every call does) while it is away.
+
+    ``pool_pre_ping``: after a restart, pooled connections are dead; each is
+    checked before use instead of failing the next call on it.
+    """
+    storage: RetryingRDBStorage = _retrying(
+        None,
+        "opening the storage",
+        lambda: RetryingRDBStorage(url, engine_kwargs={"pool_pre_ping": True}),
+    )
+    return storage
 
 
 class RetryingRDBStorage(RDBStorage):

@@ -25,7 +25,7 @@ from optuna.storages.journal import JournalFileBackend
 
 from sweeplab.errors import SpecError, StudyError
 from sweeplab.store._lock import FlockLock
-from sweeplab.store._retry import RetryingRDBStorage
+from sweeplab.store._retry import open_rdb
 
 __all__ = [
     "JOURNAL_FILE",
@@ -51,9 +51,7 @@ def open_storage(root: Path, url: str | None = None) -> optuna.storages.BaseStor
     """
     if url:
         try:
-            # pool_pre_ping: after a database restart, pooled connections are dead;
-            # check each before use instead of failing the next call on it.
-            return RetryingRDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+            return open_rdb(url)
         except ImportError:
             raise SpecError(
                 "study.storage must name a database whose driver is installed, but the driver "
