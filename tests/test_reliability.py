@@ -117,15 +117,17 @@ def test_four_processes_share_one_study(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sigint_saves_and_says_how_to_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_sigint_saves_and_says_how_to_resume(tmp_path: Path, signum: int, code: int) -> None:
+    # SIGTERM is how Slurm and Kubernetes stop a job: it must behave like Ctrl-C.
     path = _write(tmp_path, "interrupted", epochs=6, group=2, batches="[8, 16]")
     root = tmp_path / "runs" / "interrupted"
     proc = _run(path, tmp_path)
     deadline = time.time() + 120
     while time.time() < deadline and len(_records(root / "trials")) < 2:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 130
+    proc.send_signal(signum)
+    assert proc.wait(timeout=60) == code
     assert proc.stderr is not None
     message = proc.stderr.read().decode()
     assert "run the same command again to resume" in message

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -20,8 +19,8 @@ import optuna
 import pytest
 
 import sweeplab
+from tests.postgres import free_port, postgres_server
 
-PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"))
 SRC = str(Path(sweeplab.__file__).resolve().parents[1])
 
 GRID = """
@@ -43,12 +42,6 @@ batch_size = [16, 32, 64]
 [track]
 tensorboard = false
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env() -> dict[str, str]:
@@ -93,45 +86,11 @@ def _check(root: Path, storage: optuna.storages.BaseStorage, budget: int) -> lis
 # ---- PostgreSQL -----------------------------------------------------------------
 
 
-def _as_postgres(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A real PostgreSQL server on 127.0.0.1 with its own data directory, stopped after."""
-    base = Path(tempfile.mkdtemp(prefix="sweeplab-pg-"))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        base.chmod(0o755)
-        for p in (base, sock):
-            os.chown(p, user.pw_uid, user.pw_gid)
-    port = _free_port()
-    run = subprocess.run
-    run(
-        _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "sweeplab"]),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c fsync=off"
-    ctl = str(PG_BIN / "pg_ctl")
-    run(
-        _as_postgres([ctl, "-D", str(data), "-o", options, "-w", "-l", str(base / "log"), "start"]),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        run(
-            [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "sweeplab", "sw"],
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql://sweeplab@127.0.0.1:{port}/sw"
-    finally:
-        run(_as_postgres([ctl, "-D", str(data), "-m", "fast", "-w", "stop"]), capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+    with postgres_server() as server:
+        yield server.url
 
 
 @pytest.mark.slow
@@ -152,7 +111,7 @@ def test_four_workers_share_a_postgresql_study(tmp_path: Path, postgres_url: str
 @pytest.fixture
 def ray_address(tmp_path: Path) -> Iterator[str]:
     """A real local Ray cluster (head on 127.0.0.1, 2 CPUs), stopped after."""
-    port = _free_port()
+    port = free_port()
     temp = Path(tempfile.mkdtemp(prefix="slray-"))
     ray_bin = str(Path(sys.executable).parent / "ray")
     cmd = [ray_bin, "start", "--head", "--block", "--node-ip-address=127.0.0.1"]

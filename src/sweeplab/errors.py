@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "DataError",
+    "DiskFullError",
     "MissingExtraError",
     "RefusedError",
     "SpecError",
@@ -38,6 +39,10 @@ class DataError(SweeplabError):
 
 class StudyError(SweeplabError):
     """A study directory or its storage is missing, inconsistent or busy."""
+
+
+class DiskFullError(StudyError):
+    """A study stopped because its disk is full; finished trials are kept and it resumes."""
 
 
 class RefusedError(StudyError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,7 +16,7 @@ import torch
 
 from sweeplab.errors import SpecError
 from sweeplab.spec import StudySpec
-from sweeplab.store import Study
+from sweeplab.store import Study, stop_when_full
 from sweeplab.study import Callback, init_storage, join, prepare
 
 __all__ = ["auto_workers", "run_local", "worker_devices"]
@@ -61,19 +62,30 @@ def run_local(
     (reporting progress to ``callback``). After the others exit it joins
     once more, which settles and re-runs the trials of a worker that died.
     """
-    spec, root, dataset, _ = prepare(spec, runs_dir=runs_dir, overrides=overrides)
+    with stop_when_full(Path(runs_dir)):
+        spec, root, dataset, _ = prepare(spec, runs_dir=runs_dir, overrides=overrides)
     count = auto_workers(spec.study.device) if workers is None else workers
     if count < 1:
         raise SpecError(f"workers must be at least 1, but got {count}")
     devices = worker_devices(spec.study.device, count)
-    init_storage(root)
+    with stop_when_full(root):
+        init_storage(root)
     procs = [_spawn(root, device) for device in devices[1:]]
+    stopping = False
     try:
         join(root, device=devices[0], callback=callback, dataset=dataset)
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM here stops the workers too (a scheduler signals only this
+        # process): each marks its group interrupted and exits, like this one.
+        stopping = True
+        for proc, _ in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        raise
     finally:
         for proc, log in procs:
             code = proc.wait()
-            if code != 0:
+            if code != 0 and not (stopping and code in (130, 143, -signal.SIGTERM)):
                 log.seek(0)
                 message = log.read().decode(errors="replace")
                 _log.warning("worker %d exited with %d: %s", proc.pid, code, message[-2000:])

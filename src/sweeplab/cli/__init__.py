@@ -10,6 +10,7 @@ this order is the only one that counts.
 
 # isort: off
 from sweeplab.cli import _starter, _run, _status, _study_commands  # noqa: F401  (registration)
+from sweeplab.cli import _doctor  # noqa: F401  (registration)
 
 # isort: on
 from sweeplab.cli._app import app, main

@@ -5,12 +5,14 @@ The command modules (``_starter``, ``_run``, ``_status``, ``_study_commands``) i
 commands are listed in ``--help``. This module imports none of them, so there is no cycle.
 
 Exit codes: 0 ok, 1 a run failed, 2 bad input (study file, data, arguments),
-130 interrupted (finished trials are kept; the same command resumes).
+130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (finished trials are kept; the
+same command resumes).
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,3 +82,8 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    finally:
+        # The command is over and its files are saved: a stop signal arriving while the
+        # interpreter shuts down must not kill it by signal (exit -2) instead of its code.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)

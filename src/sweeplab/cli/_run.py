@@ -99,7 +99,7 @@ def run(
 ) -> None:
     """Run a study, or resume it if its directory exists."""
     from sweeplab.cli._inputs import load_any
-    from sweeplab.study import handling_sigint
+    from sweeplab.study import exit_code, handling_signals
     from sweeplab.study import run as run_study
 
     overrides = list(set_ or [])
@@ -137,7 +137,7 @@ def run(
         )
         try:
             callback = _progress_callback(progress)
-            with handling_sigint():
+            with handling_signals():
                 if spec.study.backend == "ray" or workers not in (None, 1) or address:
                     study = _run_scaled(spec, runs_dir, workers, address, callback)
                 else:
@@ -148,7 +148,7 @@ def run(
                 f"interrupted: finished trials are saved in {runs_dir / spec.study.name}; "
                 f"run the same command again to resume"
             )
-            raise typer.Exit(130) from None
+            raise typer.Exit(exit_code()) from None
         finally:
             progress.stop()
     elapsed = time.perf_counter() - start
@@ -181,9 +181,15 @@ def worker(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
 ) -> None:
     """Join a study as one more worker: claim and train its trials until the budget is used."""
-    from sweeplab.study import join
+    from sweeplab.study import exit_code, handling_signals, join
 
     with user_errors():
-        opened = join(study, device=device)
+        try:
+            with handling_signals():
+                opened = join(study, device=device)
+        except KeyboardInterrupt:
+            if not quiet:
+                err.print(f"interrupted: finished trials are saved in {study}")
+            raise typer.Exit(exit_code()) from None
     if not quiet:
         out.print(f"worker done; {len(opened.records())} trial(s) in {opened.dir.root}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from sweeplab.cli._app import out
+from sweeplab.cli._app import err, out
 from sweeplab.errors import StudyError
 
 if TYPE_CHECKING:
@@ -33,7 +33,18 @@ def open_study(target: Path, runs_dir: Path) -> Any:
         target = runs_dir / load_any(target, None, [])[0].study.name
     if not target.exists():
         raise StudyError(f"study directory must exist, but {target} was not found")
-    return load_study(target)
+    study = load_study(target)
+    study.records()  # moves unreadable records to quarantine/, so they are listed next
+    damaged = study.damaged()
+    if damaged:
+        numbers = ", ".join(str(d.number) for d in damaged)
+        err.print(
+            f"[yellow]damaged:[/yellow] {len(damaged)} trial record(s) could not be read "
+            f"(trial {numbers}) and are kept in {study.dir.quarantine}; those trials run "
+            "again when the study resumes",
+            highlight=False,
+        )
+    return study
 
 
 def fmt(value: Any) -> str:

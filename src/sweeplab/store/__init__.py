@@ -23,7 +23,13 @@ from sweeplab.store._confirmation import (
     read_confirmation,
     write_confirmation,
 )
-from sweeplab.store._files import write_json, write_text
+from sweeplab.store._files import (
+    backup_name,
+    is_disk_full,
+    stop_when_full,
+    write_json,
+    write_text,
+)
 from sweeplab.store._final import sha256_file, write_safetensors
 from sweeplab.store._provenance import (
     collect_provenance,
@@ -38,28 +44,47 @@ from sweeplab.store._records import (
     read_record,
     write_trial,
 )
-from sweeplab.store._study_dir import Study, StudyDir, best_record, load_study, summary_frame
-from sweeplab.store._workers import Heartbeat, claim_lock, owner_alive
+from sweeplab.store._study_dir import (
+    Damaged,
+    Study,
+    StudyDir,
+    best_record,
+    load_study,
+    summary_frame,
+)
+from sweeplab.store._workers import Heartbeat, claim_lock, live_owners, owner_alive
 
 if TYPE_CHECKING:
     from sweeplab.store._lock import FlockLock
-    from sweeplab.store._storage import JOURNAL_FILE, open_storage, stored_trial_count
+    from sweeplab.store._storage import (
+        JOURNAL_FILE,
+        journal_ends_clean,
+        open_journal,
+        open_storage,
+        stored_trial_count,
+    )
 
 __all__ = [
     "CONFIRM_FILE",
     "JOURNAL_FILE",
     "ConfirmCandidate",
     "Confirmation",
+    "Damaged",
     "FlockLock",
     "Heartbeat",
     "Study",
     "StudyDir",
     "TrialRecord",
+    "backup_name",
     "best_record",
     "claim_lock",
     "collect_provenance",
     "confirmed_settings",
+    "is_disk_full",
+    "journal_ends_clean",
+    "live_owners",
     "load_study",
+    "open_journal",
     "open_storage",
     "owner_alive",
     "provenance_n_val",
@@ -69,6 +94,7 @@ __all__ = [
     "read_provenance",
     "read_record",
     "sha256_file",
+    "stop_when_full",
     "stored_trial_count",
     "summary_frame",
     "write_confirmation",
@@ -83,6 +109,8 @@ __all__ = [
 _LAZY = {
     "FlockLock": "sweeplab.store._lock",
     "JOURNAL_FILE": "sweeplab.store._storage",
+    "journal_ends_clean": "sweeplab.store._storage",
+    "open_journal": "sweeplab.store._storage",
     "open_storage": "sweeplab.store._storage",
     "stored_trial_count": "sweeplab.store._storage",
 }

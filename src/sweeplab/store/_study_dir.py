@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import tomllib
 from sweeplab.errors import StudyError
 from sweeplab.spec import StudySpec, spec_from_dict
 from sweeplab.store._confirmation import CONFIRM_FILE
+from sweeplab.store._files import backup_name
 from sweeplab.store._index import (
     SUMMARY_FILE,
     append_index,
@@ -26,7 +28,17 @@ from sweeplab.store._records import TrialRecord, read_record, trial_name, write_
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Study", "StudyDir", "best_record", "load_study", "summary_frame"]
+__all__ = ["Damaged", "Study", "StudyDir", "best_record", "load_study", "summary_frame"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Damaged:
+    """A trial record that could not be read, kept in ``quarantine/`` (never deleted)."""
+
+    number: int
+    path: Path
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,10 @@ class StudyDir:
     def summary(self) -> Path:
         return self.root / SUMMARY_FILE
 
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
     def read_spec(self, overrides: Iterable[str] = ()) -> StudySpec:
         """The resolved ``study.toml`` (plus ``overrides``); a missing one is a ``StudyError``."""
         if not self.spec_file.exists():
@@ -82,8 +98,16 @@ class StudyDir:
     def _unindexed(self, indexed: Collection[int], names: set[str]) -> list[TrialRecord]:
         """The records of trial folders the index does not name, read one by one."""
         known = {trial_name(n) for n in indexed}
-        out = [read_record(self.trials / name) for name in sorted(names - known)]
-        return [r for r in out if r is not None]
+        out: list[TrialRecord] = []
+        for name in sorted(names - known):
+            try:
+                record = read_record(self.trials / name)
+            except StudyError as exc:
+                self._quarantine(self.trials / name, str(exc))
+                continue
+            if record is not None:
+                out.append(record)
+        return out
 
     def trial_output(self, number: int) -> tuple[Path, Path]:
         """A script trial's captured ``stdout.log`` and ``stderr.log``; its offline W&B
@@ -92,18 +116,44 @@ class StudyDir:
         return trial / "stdout.log", trial / "stderr.log"
 
     def records(self) -> list[TrialRecord]:
-        """Every finished trial's record, by trial number.
+        """Every finished trial's readable record, by trial number.
 
         Read from ``index.jsonl`` in one pass; only folders the index does not
         name (a line lost to a crash, a study older than the index) or whose
         ``record.json`` changed since it was indexed (a ``stat``, no open) are
         read from their ``record.json``. A record whose folder is gone is dropped.
+        An unreadable record is moved to ``quarantine/`` (see :meth:`damaged`)
+        instead of blocking the study: its trial runs again on resume, and
+        every other trial stays usable.
         """
         names = self._trial_dirs()
         indexed = read_index(self.root)
         out = [r for n, r in indexed.items() if trial_name(n) in names]
         out += self._unindexed(indexed, names)
         return sorted(out, key=lambda r: r.number)
+
+    def _quarantine(self, trial_dir: Path, why: str) -> None:
+        """Move ``trial_dir``'s unreadable ``record.json`` aside, keeping its bytes."""
+        self.quarantine.mkdir(exist_ok=True)
+        target = self.quarantine / f"{trial_dir.name}-record.json"
+        if target.exists():
+            target = backup_name(target, "again")
+        try:
+            os.rename(trial_dir / "record.json", target)
+        except FileNotFoundError:
+            return  # another process moved it first
+        _log.warning("%s; moved to %s; the trial runs again when the study resumes", why, target)
+
+    def damaged(self) -> list[Damaged]:
+        """The records moved to ``quarantine/`` because they could not be read."""
+        if not self.quarantine.is_dir():
+            return []
+        found = []
+        for path in sorted(self.quarantine.iterdir()):
+            head = path.name.split("-", 1)[0]
+            if head.isdigit() and "-record.json" in path.name:
+                found.append(Damaged(int(head), path))
+        return found
 
     def write_trial(
         self,
@@ -180,6 +230,10 @@ class Study:
 
     def records(self) -> list[TrialRecord]:
         return self.dir.records()
+
+    def damaged(self) -> list[Damaged]:
+        """Records that could not be read, kept in ``quarantine/``; their trials ran again."""
+        return self.dir.damaged()
 
     def trials(self) -> pd.DataFrame:
         """The summary table (the rows of ``summary.csv``), built from the index."""

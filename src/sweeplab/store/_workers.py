@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["HEARTBEAT_TIMEOUT_S", "Heartbeat", "claim_lock", "owner_alive"]
+__all__ = ["HEARTBEAT_TIMEOUT_S", "Heartbeat", "claim_lock", "live_owners", "owner_alive"]
 
 HEARTBEAT_INTERVAL_S = 5.0
 HEARTBEAT_TIMEOUT_S = 60.0
@@ -84,6 +84,20 @@ def owner_alive(root: Path, owner: str | None, me: str | None = None) -> bool:
         return time.time() - beat.stat().st_mtime < HEARTBEAT_TIMEOUT_S
     except OSError:
         return False
+
+
+def live_owners(root: Path) -> list[str]:
+    """The owners whose heartbeat files say they still work on the study in ``root``."""
+    beats = root / "workers"
+    if not beats.is_dir():
+        return []
+    owners = []
+    for beat in sorted(beats.iterdir()):
+        parts = beat.name.rsplit("-", 2)
+        owner = ":".join(parts)
+        if len(parts) == 3 and owner_alive(root, owner):
+            owners.append(owner)
+    return owners
 
 
 @contextlib.contextmanager

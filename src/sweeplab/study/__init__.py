@@ -27,7 +27,8 @@ from sweeplab.study._compare import (
 )
 from sweeplab.study._events import Callback, RunEvent
 from sweeplab.study._finalize import FinalizeError, FinalModel, finalize
-from sweeplab.study._interrupt import handling_sigint
+from sweeplab.study._interrupt import exit_code, handling_sigint, handling_signals
+from sweeplab.study._rebuild import doctor
 from sweeplab.study._reproduce import GPU_TOLERANCE, Mismatch, ReproReport, reproduce
 from sweeplab.study._run import init_storage, join, make_source, prepare, read_spec, run
 
@@ -45,10 +46,13 @@ __all__ = [
     "compare_specs",
     "continuous_keys",
     "default_strategies",
+    "doctor",
+    "exit_code",
     "finalize",
     "fold_members",
     "group_data",
     "handling_sigint",
+    "handling_signals",
     "init_storage",
     "join",
     "load_compare",

@@ -17,7 +17,6 @@ from typing import Any
 
 import optuna
 import torch
-from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import TrialState
 
 from sweeplab.data import Dataset
@@ -31,15 +30,14 @@ from sweeplab.engine import (
 from sweeplab.search import (
     DESIGN_STRATEGIES,
     Point,
-    axis_values,
     design_points,
-    distributions,
     make_pruner,
     make_sampler,
     model_based,
     suggest,
 )
 from sweeplab.spec import StudySpec, TrainParams
+from sweeplab.store import is_disk_full
 from sweeplab.study._bridge import (
     fold_members,
     fold_sizes,
@@ -59,8 +57,8 @@ from sweeplab.study._loop import (
     Runner,
     Running,
     TrialSource,
-    counts,
 )
+from sweeplab.study._rebuild import search_distributions
 from sweeplab.track import Tracker, make_trackers
 
 __all__ = ["FusedSource", "point_seed"]
@@ -103,7 +101,7 @@ class FusedSource(TrialSource):
         )
         self.group_data = group_data(dataset, device, self.dtype, self.folds)
         self.groups_run = 0
-        self._dists = self._point_distributions()
+        self._dists = search_distributions(spec)
 
     # ---- Optuna ------------------------------------------------------------------
 
@@ -137,28 +135,12 @@ class FusedSource(TrialSource):
 
     # ---- asking ------------------------------------------------------------------
 
-    def _point_distributions(self) -> dict[str, BaseDistribution]:
-        """One distribution per searched name, the same for every planned trial."""
-        space = self.spec.search.space
-        if self.strategy not in DESIGN_STRATEGIES:
-            return distributions(space)
-        flat = self.spec.params.flat()
-        out: dict[str, BaseDistribution] = {}
-        for name, dim in space.items():
-            values = list(axis_values(name, dim))
-            extra = [flat.get(name)] + [p.params[name] for p in self.points if name in p.params]
-            for value in extra:
-                if value is not None and not any(repr(v) == repr(value) for v in values):
-                    values.append(value)
-            out[name] = CategoricalDistribution(values)
-        return out
-
     def _taken_points(self, runner: Runner) -> set[str]:
         taken = set()
         for t in runner.trials():
             key = t.user_attrs.get(ATTR_POINT)
             if key is not None and (
-                counts(t) or (t.state == TrialState.RUNNING and runner.alive(t))
+                runner.counts(t) or (t.state == TrialState.RUNNING and runner.alive(t))
             ):
                 taken.add(key)
         return taken
@@ -343,6 +325,8 @@ class FusedSource(TrialSource):
                     runner.interrupt(item)
             raise
         except Exception as exc:
+            if is_disk_full(exc):  # the group did not fail; the study stops
+                raise
             _log.exception("group %s failed", group)
             for m, item in enumerate(items):
                 if m not in done:

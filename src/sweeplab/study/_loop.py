@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -32,14 +31,30 @@ from sweeplab.store import (
     StudyDir,
     TrialRecord,
     claim_lock,
+    is_disk_full,
     open_storage,
     owner_alive,
-    read_record,
+    stop_when_full,
     stored_trial_count,
+)
+from sweeplab.study._attrs import (
+    ATTR_CONFIG,
+    ATTR_INTERRUPTED,
+    ATTR_OWNER,
+    ATTR_POINT,
+    ATTR_REASON,
+    ATTR_SEED,
 )
 from sweeplab.study._constraints import study_constraints, trial_constraints
 from sweeplab.study._events import Callback, RunEvent
 from sweeplab.study._interrupt import check as check_interrupt
+from sweeplab.study._rebuild import (
+    give_back,
+    record_values,
+    retell_missing,
+    search_distributions,
+    settle_orphans,
+)
 from sweeplab.track import Tracker
 
 __all__ = [
@@ -56,13 +71,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-ATTR_CONFIG = "sweeplab.config"
-ATTR_SEED = "sweeplab.seed"
-ATTR_POINT = "sweeplab.point"
-ATTR_OWNER = "sweeplab.owner"
-ATTR_INTERRUPTED = "sweeplab.interrupted"
-ATTR_REASON = "sweeplab.reason"
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -172,6 +180,7 @@ class Runner:
         self.trackers: list[Tracker] = source.trackers(self)
         self.constraints = study_constraints(spec)
         self.timed_out = False
+        self.void: set[int] = set()
         #: Finished trials and the best value as of the last :meth:`tally`, plus this
         #: process's own since: progress per trial without re-reading every trial.
         self._done = 0
@@ -182,13 +191,21 @@ class Runner:
     def trials(self) -> list[FrozenTrial]:
         return self.study.get_trials(deepcopy=False)
 
+    def counts(self, trial: FrozenTrial) -> bool:
+        """:func:`counts`, except for trials whose record was quarantined (they run again)."""
+        return counts(trial) and trial.number not in self.void
+
     def finished(self) -> int:
-        return sum(counts(t) for t in self.trials())
+        return sum(self.counts(t) for t in self.trials())
 
     def best_value(self) -> float | None:
         if len(self.directions) > 1:
             return None
-        clean = [t.value for t in self.trials() if t.state == TrialState.COMPLETE]
+        clean = [
+            t.value
+            for t in self.trials()
+            if t.state == TrialState.COMPLETE and t.number not in self.void
+        ]
         values = [v for v in clean if v is not None]
         if not values:
             return None
@@ -216,24 +233,19 @@ class Runner:
         return sum(t.state == TrialState.RUNNING and self.alive(t) for t in self.trials())
 
     def recover(self) -> None:
-        """Settle trials left RUNNING by a process that died."""
-        for t in self.trials():
-            if t.state != TrialState.RUNNING or self.alive(t):
-                continue
-            trial_dir = self.dir.trial(t.number)
-            record = read_record(trial_dir) if (trial_dir / "record.json").exists() else None
-            if record is not None:
-                state = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(
-                    record.state, TrialState.FAIL
-                )
-                values = self._values(record) if state == TrialState.COMPLETE else None
-                self.study.tell(t.number, values, state=state, skip_if_finished=True)
-                _log.info("trial %d: recovered its finished record", t.number)
-            else:
-                shutil.rmtree(trial_dir, ignore_errors=True)
-                self.study._storage.set_trial_user_attr(t._trial_id, ATTR_INTERRUPTED, True)
-                self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-                _log.info("trial %d: interrupted by a dead process; it will run again", t.number)
+        """Settle trials left RUNNING by a process that died, and trials the storage lost.
+
+        A trial whose storage entries were lost (a torn journal tail cut on
+        open) but whose record exists is told again from the record.
+        """
+        records = self.dir.records()
+        self.void = {d.number for d in self.dir.damaged()}
+        told = retell_missing(
+            self.study, records, search_distributions(self.spec), self.spec.objective is not None
+        )
+        if told:
+            _log.warning("told %d trial(s) the storage had lost again from their records", told)
+        settle_orphans(self.study, self.dir, self.alive)
 
     def claim(self, asked: list[Running]) -> list[Running]:
         """Optimistic claim: keep only the trials that no earlier trial beat.
@@ -249,7 +261,7 @@ class Runner:
         kept_ids: set[int] = set()
         rank = 0
         for t in sorted(self.trials(), key=lambda t: t._trial_id):
-            live = counts(t) or (
+            live = self.counts(t) or (
                 t.state == TrialState.RUNNING
                 and (t._trial_id in mine or self.alive(t))
                 and not t.user_attrs.get(ATTR_INTERRUPTED)
@@ -275,9 +287,6 @@ class Runner:
         """Give a trial back: FAIL with ``sweeplab.interrupted``, so it runs again."""
         item.trial.set_user_attr(ATTR_INTERRUPTED, True)
         self.study.tell(item.trial, state=TrialState.FAIL, skip_if_finished=True)
-
-    def _values(self, record: TrialRecord) -> list[float] | float | None:
-        return list(record.values) if record.values else record.objective
 
     def finish(
         self,
@@ -317,7 +326,7 @@ class Runner:
             tracker.trial_artifacts(record.number, files)
             tracker.log_trial(record, list(curves))
         if state == "complete":
-            self.study.tell(item.trial, self._values(record))
+            self.study.tell(item.trial, record_values(record))
         elif state == "pruned":
             self.study.tell(item.trial, state=TrialState.PRUNED)
         else:
@@ -338,8 +347,14 @@ class Runner:
         study again continues it.
         """
         try:
-            with self.heartbeat:
-                self._loop()
+            with stop_when_full(self.dir.root), self.heartbeat:
+                try:
+                    self._loop()
+                except OSError as exc:
+                    if is_disk_full(exc):
+                        journal = None if self.spec.study.storage else self.dir.journal
+                        give_back(self.study, self.owner, journal)
+                    raise
         finally:
             for tracker in self.trackers:
                 tracker.close()
@@ -362,6 +377,7 @@ class Runner:
             self.callback(RunEvent("start", self.finished(), self.total, self.best_value()))
         while True:
             with claim_lock(self.dir.root):
+                self.void = {d.number for d in self.dir.damaged()}
                 todo = self.total - self.finished() - self.running_elsewhere()
                 n = min(todo, self.source.ask_size())
                 asked = self.source.ask(self, n) if n > 0 else []

@@ -22,6 +22,7 @@ from sweeplab.compat import grid_space, wandb_objective
 from sweeplab.engine import derive_seed
 from sweeplab.search import make_pruner, make_sampler
 from sweeplab.spec import StudySpec, directions_of, load_callable
+from sweeplab.store import is_disk_full
 from sweeplab.study._budget import study_budget
 from sweeplab.study._loop import (
     ATTR_CONFIG,
@@ -177,6 +178,8 @@ class ObjectiveSource(TrialSource):
             runner.interrupt(item)
             raise
         except Exception as exc:
+            if is_disk_full(exc):  # not the trial's fault: the study stops, the trial reruns
+                raise
             traceback = not isinstance(exc, TrialFailedError)
             _log.warning("trial %d failed: %s", trial.number, exc, exc_info=traceback)
             state, reason = "failed", f"{type(exc).__name__}: {exc}"

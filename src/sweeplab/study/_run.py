@@ -31,6 +31,7 @@ from sweeplab.store import (
     StudyDir,
     collect_provenance,
     open_storage,
+    stop_when_full,
     write_provenance,
     write_text,
 )
@@ -213,8 +214,9 @@ def run(
     kept, trials interrupted by a dead process run again, and the budget is
     never exceeded.
     """
-    spec, root, dataset, device = prepare(spec, runs_dir=runs_dir, overrides=overrides)
-    Runner(spec, root, make_source(spec, dataset, device, objective), callback).loop()
+    with stop_when_full(Path(runs_dir)):
+        spec, root, dataset, device = prepare(spec, runs_dir=runs_dir, overrides=overrides)
+        Runner(spec, root, make_source(spec, dataset, device, objective), callback).loop()
     return Study(root)
 
 
@@ -238,5 +240,6 @@ def join(
         torch_device = resolve_device(spec.study.device)
         configure_device(torch_device)
     source = make_source(spec, dataset, torch_device)
-    Runner(spec, root, source, callback).loop()
+    with stop_when_full(root):
+        Runner(spec, root, source, callback).loop()
     return Study(root)
