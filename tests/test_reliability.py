@@ -106,7 +106,9 @@ def test_twenty_random_kills_lose_and_repeat_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_four_processes_share_one_study(tmp_path: Path) -> None:
-    path = _write(tmp_path, "shared", epochs=1, group=2, batches="[32, 64]")
+    # Groups long enough (about a second each) that no process can finish the
+    # whole study while the others are still starting up (a 1-epoch grid could).
+    path = _write(tmp_path, "shared", epochs=6, group=2, batches="[8, 16]")
     procs = [_run(path, tmp_path) for _ in range(4)]
     for proc in procs:
         assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
