@@ -106,7 +106,8 @@ def _finish(
     ax.set_xlabel(rel.factor)
     ax.set_ylabel(metric)
     ax.set_title(f"{rel.factor}: {rel.verdict} (n={rel.n})")
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # nothing labelled: no empty legend, no warning
+        ax.legend(fontsize=7)
 
 
 def curves_figure(ax: Any, curves: dict[str, list[dict[str, float]]]) -> None:

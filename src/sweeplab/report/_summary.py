@@ -71,8 +71,6 @@ def findings_section(
                 + (" (a different trial)." if confirmation.winner != best.number else ".")
             )
         )
-    if rels:
-        sec.add(Paragraph(" ".join(verdict_sentence(r, sf.metric, sf.maximize) for r in rels)))
     _, effects = level_effects(sf)
     if effects:
         base = sf.frame[sf.frame["label"] == "baseline"]
@@ -88,6 +86,12 @@ def findings_section(
                 + (" ".join(sentences) if sentences else "no level differs beyond noise.")
             )
         )
+    if rels:
+        # In a one-factor-at-a-time study the levels above are the primary reading; the
+        # trend verdicts test each factor as a whole, Holm-corrected across factors.
+        lead = "Trends across each factor's levels (Holm over factors): " if effects else ""
+        sentences = " ".join(verdict_sentence(r, sf.metric, sf.maximize) for r in rels)
+        sec.add(Paragraph(lead + sentences))
     return sec
 
 
