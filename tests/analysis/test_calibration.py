@@ -18,6 +18,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from sweeplab.analysis import relation, spearman_test
 from sweeplab.analysis._trend import factor_test, holm, shapes
@@ -168,3 +169,26 @@ def test_spearman_test_is_exact_at_small_n() -> None:
     rho, p = spearman_test(np.arange(5.0), np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
     assert rho == pytest.approx(1.0)
     assert p == pytest.approx(2 / 120)  # two of the 5! orders are as extreme
+
+
+@pytest.mark.parametrize("n", [101, 400])
+def test_large_n_uses_the_t_approximation_and_stays_calibrated(n: int) -> None:
+    """Above ASYMPTOTIC_N trials the trend p is the t approximation (no n x N_PERM null)."""
+    rng = np.random.default_rng(n)
+    got = _verdicts(np.arange(n, dtype=float), rng.normal(size=(M, n)))
+    assert float(np.mean(got != "none")) <= LIMIT
+    x = rng.uniform(size=n)
+    y = 0.2 * x + rng.normal(size=n)
+    rho, p = spearman_test(x, y)
+    want = stats.spearmanr(x, y)
+    assert rho == pytest.approx(want.statistic)
+    assert p == pytest.approx(want.pvalue, rel=1e-9)
+
+
+def test_a_study_of_many_trials_needs_no_permutation_matrix() -> None:
+    """40,000 trials (beyond int16 ranks): the test runs in O(n) memory and gives a sane p."""
+    rng = np.random.default_rng(7)
+    x = rng.uniform(size=40_000)
+    rho, p = spearman_test(x, x + rng.normal(scale=10.0, size=x.size))
+    assert 0 < rho < 0.1
+    assert p < 0.05

@@ -159,7 +159,13 @@ def _raw(rows: pd.DataFrame, factor: str, numeric: bool) -> _Raw:
     data = rows[[factor, "metric"]].dropna()
     n = len(data)
     keys = sorted(data[factor].unique(), key=lambda v: (str(type(v)), v))
-    groups = [data.loc[data[factor] == k, "metric"].to_numpy(float) for k in keys]
+    # One pass over the trials (a boolean mask per value would be O(n^2) for a
+    # continuous factor, where every trial has its own value).
+    position = {k: i for i, k in enumerate(keys)}
+    codes = np.fromiter((position[v] for v in data[factor]), dtype=np.int64, count=n)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=len(keys)))[:-1]
+    groups = np.split(data["metric"].to_numpy(float)[order], bounds)
     values = tuple(ValueStat(k, mean_ci(g)) for k, g in zip(keys, groups, strict=True))
     rel = Relation(factor, n, None, "", "", values)
     if n < 3 or len(keys) < 2:
