@@ -171,3 +171,35 @@ def test_importance_keeps_conditional_parameters_and_needs_enough_trials() -> No
     assert imps["lr"].low <= imps["lr"].value <= imps["lr"].high
     few = StudyFrame(frame.head(MIN_TRIALS - 1), ("depth", "lr", "units2"), "m", True, "random")
     assert importances(few) == []
+
+
+def test_importance_fits_are_bounded_on_big_studies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The point estimate fits at most MAX_ROWS trials, each resample RESAMPLE_ROWS."""
+    from sweeplab.analysis import _importance
+
+    sizes: list[int] = []
+    real = _importance._fanova
+
+    def spy(rows: list[dict[str, object]], *args: object) -> dict[str, float]:
+        sizes.append(len(rows))
+        return real(rows, *args)
+
+    monkeypatch.setattr(_importance, "_fanova", spy)
+    monkeypatch.setattr(_importance, "N_RESAMPLES", 3)
+    monkeypatch.setattr(_importance, "MIN_RESAMPLES", 3)
+    rng = np.random.default_rng(3)
+    n = _importance.MAX_ROWS + 100
+    lr = rng.uniform(size=n)
+    units = rng.choice([4.0, 8.0], size=n)
+    frame = pd.DataFrame(
+        {"lr": lr, "units": units, "metric": lr + rng.normal(0, 0.1, n), "label": "random"}
+    )
+    imps = importances(StudyFrame(frame, ("lr", "units"), "m", True, "random"))
+    assert sizes[0] == _importance.MAX_ROWS
+    assert len(sizes) > 1
+    assert all(s == _importance.RESAMPLE_ROWS for s in sizes[1:])
+    assert (imps[0].rows, imps[0].of, imps[0].resample_rows) == (
+        _importance.MAX_ROWS,
+        n,
+        _importance.RESAMPLE_ROWS,
+    )

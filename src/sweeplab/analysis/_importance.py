@@ -31,6 +31,11 @@ trials; one fit on 1,000 took ~5 s on a busy 2-core machine). Above this many,
 every fit runs on a seeded sample of this many trials, drawn without
 replacement for the estimate and with replacement for each resample (an
 m-out-of-n bootstrap: a wider, so conservative, range)."""
+RESAMPLE_ROWS = 250
+"""Trials per bootstrap resample at most. A fit's cost grows with its trials and a
+range needs ``N_RESAMPLES`` fits: 100 fits of 500 trials took ~55 s of a report on
+2 cores, of 250 trials ~20 s. Above this many trials each resample is an
+m-out-of-n bootstrap of 250 (its range is wider, so conservative)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class Importance:
     rows: int = 0
     """How many trials each fit used: all of ``of``, or ``MAX_ROWS`` of more."""
     of: int = 0
+    resample_rows: int = 0
+    """Trials per bootstrap resample: all of ``of``, or ``RESAMPLE_ROWS`` of more."""
 
 
 def _distribution(values: list[Any], numeric: bool) -> BaseDistribution:
@@ -145,7 +152,7 @@ def importances(sf: StudyFrame) -> list[Importance]:
         for b in range(MAX_ATTEMPTS):
             if len(draws[factors[0]]) >= N_RESAMPLES:
                 break
-            idx = rng.integers(0, len(records), size=size)
+            idx = rng.integers(0, len(records), size=min(size, RESAMPLE_ROWS))
             sub = [records[i] for i in idx]
             if any(len({s[f] for s in sub}) < 2 for f in factors):
                 continue
@@ -169,6 +176,16 @@ def importances(sf: StudyFrame) -> list[Importance]:
             else (math.nan, math.nan)
         )
         out.append(
-            Importance(f, full.get(f, 0.0), low, high, int(d.size), inactive[f], size, len(records))
+            Importance(
+                f,
+                full.get(f, 0.0),
+                low,
+                high,
+                int(d.size),
+                inactive[f],
+                size,
+                len(records),
+                min(size, RESAMPLE_ROWS),
+            )
         )
     return sorted(out, key=lambda i: (-i.value, i.factor))

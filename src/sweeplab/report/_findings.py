@@ -126,6 +126,13 @@ def importance_section(sf: StudyFrame, fig_dir: Path, files: list[str]) -> Secti
             + "; the range is the 5–95% "
             f"spread over {imps[0].resamples} bootstrap resamples of the trials (shown only "
             f"with at least {MIN_RESAMPLES} valid resamples)."
+            + (
+                f" Each resample draws {imps[0].resample_rows:,} of the {imps[0].of:,} trials "
+                "(an m-out-of-n bootstrap: wider than the spread at the full size, so "
+                "conservative)."
+                if imps[0].resample_rows < imps[0].of
+                else ""
+            )
             + "".join(
                 f" {i.factor} does not exist in {i.inactive} trials (a conditional parameter); "
                 "it enters as its own value there, so its importance includes when it is active."
