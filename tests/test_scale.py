@@ -108,9 +108,9 @@ def test_four_workers_share_a_postgresql_study(tmp_path: Path, postgres_url: str
 # ---- Ray ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def ray_address(tmp_path: Path) -> Iterator[str]:
-    """A real local Ray cluster (head on 127.0.0.1, 2 CPUs), stopped after."""
+@contextlib.contextmanager
+def _ray_head() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real local Ray cluster (head on 127.0.0.1, 2 CPUs) in its own process group."""
     port = free_port()
     temp = Path(tempfile.mkdtemp(prefix="slray-"))
     ray_bin = str(Path(sys.executable).parent / "ray")
@@ -133,9 +133,10 @@ def ray_address(tmp_path: Path) -> Iterator[str]:
                     break
             assert head.poll() is None, "ray start failed"
             time.sleep(0.5)
-        yield address
+        yield address, head
     finally:
-        os.killpg(head.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGTERM)
         try:
             head.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -145,6 +146,20 @@ def ray_address(tmp_path: Path) -> Iterator[str]:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(head.pid, signal.SIGKILL)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture
+def ray_address() -> Iterator[str]:
+    """The address of a real local Ray cluster, stopped after."""
+    with _ray_head() as (address, _):
+        yield address
+
+
+@pytest.fixture
+def ray_head() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real local Ray cluster and its ``ray start`` process (to kill it)."""
+    with _ray_head() as started:
+        yield started
 
 
 def _actor_pids(root: Path, driver: int) -> list[int]:
@@ -186,6 +201,42 @@ def test_ray_backend_matches_local_and_survives_a_killed_actor(
         assert r["seed"] == twin.seed
         assert r["val"] == twin.val, "the same trial gives the same numbers on ray and locally"
         assert r["test"] == twin.test
+
+
+@pytest.mark.slow
+def test_a_killed_ray_head_stops_the_run_in_one_line_and_the_study_resumes(
+    tmp_path: Path, ray_head: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    address, head = ray_head
+    path = _write(tmp_path, "headless", "digits", epochs=12, group=2)
+    proc = _sweeplab(tmp_path, "run", str(path), "-q", "--backend", "ray", "--address", address)
+    root = tmp_path / "runs" / "headless"
+    deadline = time.time() + 120
+    while len(_records(root)) < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    before = _records(root)
+    assert 2 <= len(before) < 12, "the head must be killed mid-study"
+    os.killpg(head.pid, signal.SIGKILL)
+    assert proc.wait(timeout=60) == 1
+    assert proc.stderr is not None
+    stderr = proc.stderr.read().decode()
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    assert "Ray cluster was lost" in errors[0]
+    assert "run the same command again (with or without --backend ray)" in errors[0]
+    resumed = _sweeplab(tmp_path, "run", str(path), "-q")
+    assert resumed.wait(timeout=120) == 0, resumed.stderr.read().decode() if resumed.stderr else ""
+    after = _records(root)
+    assert all(after[name] == text for name, text in before.items()), "a record changed"
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(root / "optuna.log"))
+    )
+    _check(root, storage, budget=12)
+
+
+def _records(root: Path) -> dict[str, bytes]:
+    return {p.parent.name: p.read_bytes() for p in root.glob("trials/*/record.json")}
 
 
 def test_worker_needs_an_existing_study(tmp_path: Path) -> None:

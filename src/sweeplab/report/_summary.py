@@ -90,8 +90,8 @@ def findings_section(
         # In a one-factor-at-a-time study the levels above are the primary reading; the
         # trend verdicts test each factor as a whole, Holm-corrected across factors.
         lead = "Trends across each factor's levels (Holm over factors): " if effects else ""
-        sentences = " ".join(verdict_sentence(r, sf.metric, sf.maximize) for r in rels)
-        sec.add(Paragraph(lead + sentences))
+        trends = " ".join(verdict_sentence(r, sf.metric, sf.maximize) for r in rels)
+        sec.add(Paragraph(lead + trends))
     return sec
 
 
