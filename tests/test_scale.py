@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +15,8 @@ import optuna
 import pytest
 
 import sweeplab
-from tests.postgres import free_port, postgres_server
-
-SRC = str(Path(sweeplab.__file__).resolve().parents[1])
+from tests.postgres import postgres_server
+from tests.ray_cluster import SRC, RayNode, ray_node
 
 GRID = """
 [study]
@@ -108,58 +103,18 @@ def test_four_workers_share_a_postgresql_study(tmp_path: Path, postgres_url: str
 # ---- Ray ------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _ray_head() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A real local Ray cluster (head on 127.0.0.1, 2 CPUs) in its own process group."""
-    port = free_port()
-    temp = Path(tempfile.mkdtemp(prefix="slray-"))
-    ray_bin = str(Path(sys.executable).parent / "ray")
-    cmd = [ray_bin, "start", "--head", "--block", "--node-ip-address=127.0.0.1"]
-    cmd += [f"--port={port}", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false"]
-    cmd += [f"--temp-dir={temp}", "--disable-usage-stats"]
-    head = subprocess.Popen(
-        cmd,
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    address = f"127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert head.poll() is None, "ray start failed"
-            time.sleep(0.5)
-        yield address, head
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
-        time.sleep(1)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(head.pid, signal.SIGKILL)
-        shutil.rmtree(temp, ignore_errors=True)
-
-
 @pytest.fixture
 def ray_address() -> Iterator[str]:
     """The address of a real local Ray cluster, stopped after."""
-    with _ray_head() as (address, _):
-        yield address
+    with ray_node() as head:
+        yield head.address
 
 
 @pytest.fixture
-def ray_head() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A real local Ray cluster and its ``ray start`` process (to kill it)."""
-    with _ray_head() as started:
-        yield started
+def ray_head() -> Iterator[RayNode]:
+    """A real local Ray cluster's head node (to kill it)."""
+    with ray_node() as head:
+        yield head
 
 
 def _actor_pids(root: Path, driver: int) -> list[int]:
@@ -205,9 +160,9 @@ def test_ray_backend_matches_local_and_survives_a_killed_actor(
 
 @pytest.mark.slow
 def test_a_killed_ray_head_stops_the_run_in_one_line_and_the_study_resumes(
-    tmp_path: Path, ray_head: tuple[str, subprocess.Popen[bytes]]
+    tmp_path: Path, ray_head: RayNode
 ) -> None:
-    address, head = ray_head
+    address = ray_head.address
     path = _write(tmp_path, "headless", "digits", epochs=12, group=2)
     proc = _sweeplab(tmp_path, "run", str(path), "-q", "--backend", "ray", "--address", address)
     root = tmp_path / "runs" / "headless"
@@ -216,7 +171,7 @@ def test_a_killed_ray_head_stops_the_run_in_one_line_and_the_study_resumes(
         time.sleep(0.05)
     before = _records(root)
     assert 2 <= len(before) < 12, "the head must be killed mid-study"
-    os.killpg(head.pid, signal.SIGKILL)
+    os.killpg(ray_head.proc.pid, signal.SIGKILL)
     assert proc.wait(timeout=60) == 1
     assert proc.stderr is not None
     stderr = proc.stderr.read().decode()

@@ -93,6 +93,20 @@ def _lost(root: Path, address: str) -> StudyError:
     )
 
 
+def _drop_unstarted(ray: Any, pending: dict[Any, tuple[int, Any, Any]]) -> None:
+    """Stop waiting for actors never placed, once one actor found the budget used up.
+
+    A replacement for an actor lost with its node may never find room (the node's
+    CPUs or GPUs are gone); without this the driver would wait for it forever. One
+    placed just now owns no trial yet, or one that the final ``join`` settles.
+    """
+    for ref, (slot, actor, started) in list(pending.items()):
+        if not ray.wait([started], timeout=0)[0]:
+            _log.info("ray: actor in slot %d was never placed; the study needs it no more", slot)
+            ray.kill(actor)
+            del pending[ref]
+
+
 def _progress(root: Path, total: int, maximize: bool) -> RunEvent:
     records = Study(root).records()
     values = [r.objective for r in records if r.state == "complete" and r.objective is not None]
@@ -152,11 +166,13 @@ def run_ray(
     actor_class = ray.remote(_Worker).options(max_restarts=0, **options)
     total = study_budget(spec)
     maximize = spec.direction == "maximize"
-    pending: dict[Any, tuple[int, Any]] = {}
+    # work ref -> (slot, actor, ref of its pid(): ready once the actor was placed and runs)
+    pending: dict[Any, tuple[int, Any, Any]] = {}
 
     def start(slot: int) -> None:
         actor = actor_class.remote()
-        pending[actor.work.remote(str(root), device)] = (slot, actor)
+        started = actor.pid.remote()
+        pending[actor.work.remote(str(root), device)] = (slot, actor, started)
 
     for slot in range(count):
         start(slot)
@@ -178,9 +194,10 @@ def run_ray(
                 last = event.done
                 callback(event)
         for ref in ready:
-            slot, _actor = pending.pop(ref)
+            slot, _actor, _ = pending.pop(ref)
             try:
                 ray.get(ref)
+                _drop_unstarted(ray, pending)
             except ray.exceptions.RayActorError as exc:
                 if _head_lost(head):
                     raise _lost(root, head) from None
