@@ -12,7 +12,7 @@ actor's RUNNING trials are settled by the owner rules and run again.
 When the head is lost (its GCS port stays closed), the cluster's actors are gone
 with it and Ray itself would hang for a minute and then end the process with a C++
 log line. The driver checks the head whenever an actor dies (and every few seconds)
-and stops with one :class:`~sweeplab.errors.StudyError` line instead: every
+and stops with one :class:`~sweeplab.errors.ClusterLostError` line instead: every
 finished trial has its record and its tell in the study's storage, and the next
 ``run`` (on a new cluster or locally) settles the dead actors' RUNNING trials.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import sweeplab
-from sweeplab.errors import SpecError, StudyError
+from sweeplab.errors import ClusterLostError, SpecError, StudyError
 from sweeplab.spec import StudySpec
 from sweeplab.store import Study
 from sweeplab.study import Callback, RunEvent, init_storage, join, prepare, study_budget
@@ -85,8 +85,8 @@ def _head_lost(address: str) -> bool:
     return False
 
 
-def _lost(root: Path, address: str) -> StudyError:
-    return StudyError(
+def _lost(root: Path, address: str) -> ClusterLostError:
+    return ClusterLostError(
         f"the Ray cluster was lost (its head at {address} cannot be reached) and its actors "
         f"with it; finished trials are saved in {root}; run the same command again "
         f"(with or without --backend ray) to resume"
