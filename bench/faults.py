@@ -8,7 +8,8 @@ must agree with the records. Prints one row per fault and writes
 ``docs/faults.md`` (``--write``). The "clean" row is the baseline: the same
 study without a fault, timed in the same run.
 
-    python bench/faults.py --write docs/faults.md        # ~4-6 min on 2 busy cores
+    python bench/faults.py --write docs/faults.md        # ~6-9 min on 2 busy cores
+    python bench/faults.py --only ray_head ray_node       # the Ray rows (~2.5 min)
 """
 
 from __future__ import annotations
@@ -407,7 +408,9 @@ without a record, plus trials the storage says finished without a record;
 changed; **traceback**: whether any command printed one; **recover s**: wall time of
 the command(s) that brought the study back to complete (× clean: against the same
 study run without a fault in the same session). Exit codes: 130 SIGINT, 143 SIGTERM,
--9 killed, 1 a run stopped with one error line (full disk; damaged journal).
+-9 killed, 1 a run stopped with one error line (full disk; damaged journal; Ray
+cluster lost). The Ray rows run a local cluster (`ray start`, 2 CPUs) and kill a
+node's whole process group.
 
 {text}
 Measured on a shared 2-core machine with other work running: the seconds are noisy;
