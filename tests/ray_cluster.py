@@ -56,7 +56,11 @@ def ray_node(head: str | None = None, num_cpus: int = 2) -> Iterator[RayNode]:
     log = temp / "ray-start.out"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            cmd, env=_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            env=_env(),
+            stdout=subprocess.DEVNULL if head is None else out,
+            stderr=subprocess.DEVNULL if head is None else subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         if head is None:
