@@ -190,6 +190,37 @@ def test_a_killed_ray_head_stops_the_run_in_one_line_and_the_study_resumes(
     _check(root, storage, budget=12)
 
 
+@pytest.mark.slow
+def test_a_killed_ray_node_loses_nothing_and_its_unplaceable_replacement_is_not_awaited(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, "nodeless", "digits", epochs=30, group=2)
+    root = tmp_path / "runs" / "nodeless"
+    with ray_node(num_cpus=1) as head, ray_node(head.address, num_cpus=1) as node:
+        args = ["run", str(path), "-q", "--backend", "ray", "--address", head.address]
+        proc = _sweeplab(tmp_path, *args, "--workers", "2")
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if len(_records(root)) >= 2 and len(list((root / "workers").glob("*"))) == 2:
+                break  # both actors at work, one of them on the node
+            time.sleep(0.05)
+        before = _records(root)
+        assert len(before) < 12, "the node must be killed mid-study"
+        os.killpg(node.proc.pid, signal.SIGKILL)
+        # The replacement finds no CPU left; the run ends once the head's actor is done.
+        assert proc.wait(timeout=120) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    assert proc.stderr is not None
+    stderr = proc.stderr.read().decode()
+    assert "died" in stderr, "the node's actor must have been working"
+    assert "Traceback" not in stderr
+    after = _records(root)
+    assert all(after[name] == text for name, text in before.items()), "a record changed"
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(root / "optuna.log"))
+    )
+    _check(root, storage, budget=12)
+
+
 def _records(root: Path) -> dict[str, bytes]:
     return {p.parent.name: p.read_bytes() for p in root.glob("trials/*/record.json")}
 
