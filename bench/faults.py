@@ -8,7 +8,8 @@ must agree with the records. Prints one row per fault and writes
 ``docs/faults.md`` (``--write``). The "clean" row is the baseline: the same
 study without a fault, timed in the same run.
 
-    python bench/faults.py --write docs/faults.md        # ~4-6 min on 2 busy cores
+    python bench/faults.py --write docs/faults.md        # ~6-9 min on 2 busy cores
+    python bench/faults.py --only ray_head ray_node       # the Ray rows (~2.5 min)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.postgres import postgres_server  # noqa: E402
+from tests.ray_cluster import ray_node  # noqa: E402
 
 STUDY = """
 [study]
@@ -291,6 +293,44 @@ def _postgres(base: Path) -> Row:
         return case.audit(optuna.storages.RDBStorage(server.url))
 
 
+def _ray_head_killed(base: Path) -> Row:
+    """Kill -9 the head (its whole process group) of the cluster a run uses; then the
+    same command again on a new head."""
+    case = Case(base, "ray-head-killed", epochs=12)
+    with ray_node() as head:
+        proc = case.start("--backend", "ray", "--address", head.address)
+        case.wait_records(2, proc)
+        os.killpg(head.proc.pid, signal.SIGKILL)
+        start = time.perf_counter()
+        case.row.fault_exit = str(case.finish(proc))
+        stopped = time.perf_counter() - start
+    line = case.said("error: the Ray cluster was lost")
+    with ray_node() as fresh:
+        case.recover("--backend", "ray", "--address", fresh.address)
+    case.row.note = f"driver stopped {stopped:.1f} s after the kill; one line: {line}; "
+    case.row.note += "resumed on a new head"
+    return case.audit()
+
+
+def _ray_node_killed(base: Path) -> Row:
+    """Kill -9 a worker node (1 CPU of 2) while its actor trains: the run goes on, and
+    the actor that replaces it (with no room left) is not waited for."""
+    case = Case(base, "ray-node-killed", epochs=30)
+    with ray_node(num_cpus=1) as head, ray_node(head.address, num_cpus=1) as node:
+        proc = case.start("--backend", "ray", "--address", head.address, "--workers", "2")
+        case.wait_records(2, proc)
+        deadline = time.time() + 120  # both actors at work: one of them on the node
+        while len(list((case.root / "workers").glob("*"))) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        os.killpg(node.proc.pid, signal.SIGKILL)
+        start = time.perf_counter()
+        case.row.recover_exit = str(case.finish(proc))
+        case.row.recover_s = time.perf_counter() - start
+    replaced = case.said("died") + "/" + case.said("starting a new one")
+    case.row.note = f"30 epochs; the same run goes on; actor death logged/replaced: {replaced}"
+    return case.audit()
+
+
 def _clean(base: Path) -> Row:
     case = Case(base, "clean", epochs=12)
     case.recover()
@@ -333,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
         "record": lambda: _killed_then(base, "unreadable-record", _bad_record),
         "full_disk": lambda: _full_disk(base),
         "postgres": lambda: _postgres(base),
+        "ray_head": lambda: _ray_head_killed(base),
+        "ray_node": lambda: _ray_node_killed(base),
     }
     rows = []
     for key, run in faults.items():
@@ -347,7 +389,6 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
         for text in row.stderr:
             if "Traceback" in text:
                 print(text[-3000:], file=sys.stderr)
-    rows.append(Row("Ray head or node killed", note="not run: Ray tests too slow for this run"))
     text = table(rows, rows[0].recover_s or 1.0)
     print(text)
     if args.write:
@@ -367,7 +408,9 @@ without a record, plus trials the storage says finished without a record;
 changed; **traceback**: whether any command printed one; **recover s**: wall time of
 the command(s) that brought the study back to complete (× clean: against the same
 study run without a fault in the same session). Exit codes: 130 SIGINT, 143 SIGTERM,
--9 killed, 1 a run stopped with one error line (full disk; damaged journal).
+-9 killed, 1 a run stopped with one error line (full disk; damaged journal; Ray
+cluster lost). The Ray rows run a local cluster (`ray start`, 2 CPUs) and kill a
+node's whole process group.
 
 {text}
 Measured on a shared 2-core machine with other work running: the seconds are noisy;

@@ -191,3 +191,30 @@ def test_doctor_refuses_while_a_worker_is_alive_and_for_a_database(runs: Path) -
     spec.write_text(spec.read_text().replace("[study]\n", '[study]\nstorage = "sqlite:///x.db"\n'))
     with pytest.raises(RefusedError, match="restore the database from its backup"):
         doctor(root)
+
+
+def test_a_dead_worker_not_yet_reaped_does_not_count_as_alive(tmp_path: Path) -> None:
+    """A Ray actor that died with its node can linger as a zombie (no init reaps it):
+    its heartbeat file stays and ``kill(pid, 0)`` still finds it, yet it is gone."""
+    import os
+    import socket
+    import time
+
+    from sweeplab.store import owner_alive
+
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        owner = f"{socket.gethostname()}:{child.pid}:0badcafe"
+        (tmp_path / "workers").mkdir()
+        (tmp_path / "workers" / owner.replace(":", "-")).touch()
+        assert owner_alive(tmp_path, owner)
+        child.kill()
+        deadline = time.time() + 10
+        while os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            assert time.time() < deadline
+            time.sleep(0.01)
+        os.kill(child.pid, 0)  # exited but not reaped: still found
+        assert not owner_alive(tmp_path, owner)
+    finally:
+        child.kill()
+        child.wait()

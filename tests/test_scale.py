@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +15,8 @@ import optuna
 import pytest
 
 import sweeplab
-from tests.postgres import free_port, postgres_server
-
-SRC = str(Path(sweeplab.__file__).resolve().parents[1])
+from tests.postgres import postgres_server
+from tests.ray_cluster import SRC, RayNode, ray_node
 
 GRID = """
 [study]
@@ -109,42 +104,17 @@ def test_four_workers_share_a_postgresql_study(tmp_path: Path, postgres_url: str
 
 
 @pytest.fixture
-def ray_address(tmp_path: Path) -> Iterator[str]:
-    """A real local Ray cluster (head on 127.0.0.1, 2 CPUs), stopped after."""
-    port = free_port()
-    temp = Path(tempfile.mkdtemp(prefix="slray-"))
-    ray_bin = str(Path(sys.executable).parent / "ray")
-    cmd = [ray_bin, "start", "--head", "--block", "--node-ip-address=127.0.0.1"]
-    cmd += [f"--port={port}", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false"]
-    cmd += [f"--temp-dir={temp}", "--disable-usage-stats"]
-    head = subprocess.Popen(
-        cmd,
-        env=_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    address = f"127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert head.poll() is None, "ray start failed"
-            time.sleep(0.5)
-        yield address
-    finally:
-        os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
-        time.sleep(1)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(head.pid, signal.SIGKILL)
-        shutil.rmtree(temp, ignore_errors=True)
+def ray_address() -> Iterator[str]:
+    """The address of a real local Ray cluster, stopped after."""
+    with ray_node() as head:
+        yield head.address
+
+
+@pytest.fixture
+def ray_head() -> Iterator[RayNode]:
+    """A real local Ray cluster's head node (to kill it)."""
+    with ray_node() as head:
+        yield head
 
 
 def _actor_pids(root: Path, driver: int) -> list[int]:
@@ -186,6 +156,73 @@ def test_ray_backend_matches_local_and_survives_a_killed_actor(
         assert r["seed"] == twin.seed
         assert r["val"] == twin.val, "the same trial gives the same numbers on ray and locally"
         assert r["test"] == twin.test
+
+
+@pytest.mark.slow
+def test_a_killed_ray_head_stops_the_run_in_one_line_and_the_study_resumes(
+    tmp_path: Path, ray_head: RayNode
+) -> None:
+    address = ray_head.address
+    path = _write(tmp_path, "headless", "digits", epochs=12, group=2)
+    proc = _sweeplab(tmp_path, "run", str(path), "-q", "--backend", "ray", "--address", address)
+    root = tmp_path / "runs" / "headless"
+    deadline = time.time() + 120
+    while len(_records(root)) < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    before = _records(root)
+    assert 2 <= len(before) < 12, "the head must be killed mid-study"
+    os.killpg(ray_head.proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=30) == 1, "within seconds, not Ray's minute of waiting for the head"
+    assert proc.stderr is not None
+    stderr = proc.stderr.read().decode()
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    assert "Ray cluster was lost" in errors[0]
+    assert "run the same command again (with or without --backend ray)" in errors[0]
+    resumed = _sweeplab(tmp_path, "run", str(path), "-q")
+    assert resumed.wait(timeout=120) == 0, resumed.stderr.read().decode() if resumed.stderr else ""
+    after = _records(root)
+    assert all(after[name] == text for name, text in before.items()), "a record changed"
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(root / "optuna.log"))
+    )
+    _check(root, storage, budget=12)
+
+
+@pytest.mark.slow
+def test_a_killed_ray_node_loses_nothing_and_its_unplaceable_replacement_is_not_awaited(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, "nodeless", "digits", epochs=30, group=2)
+    root = tmp_path / "runs" / "nodeless"
+    with ray_node(num_cpus=1) as head, ray_node(head.address, num_cpus=1) as node:
+        args = ["run", str(path), "-q", "--backend", "ray", "--address", head.address]
+        proc = _sweeplab(tmp_path, *args, "--workers", "2")
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if len(_records(root)) >= 2 and len(list((root / "workers").glob("*"))) == 2:
+                break  # both actors at work, one of them on the node
+            time.sleep(0.05)
+        before = _records(root)
+        assert len(before) < 12, "the node must be killed mid-study"
+        os.killpg(node.proc.pid, signal.SIGKILL)
+        # The replacement finds no CPU left; the run ends once the head's actor is done.
+        assert proc.wait(timeout=120) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    assert proc.stderr is not None
+    stderr = proc.stderr.read().decode()
+    assert "died" in stderr, "the node's actor must have been working"
+    assert "Traceback" not in stderr
+    after = _records(root)
+    assert all(after[name] == text for name, text in before.items()), "a record changed"
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(root / "optuna.log"))
+    )
+    _check(root, storage, budget=12)
+
+
+def _records(root: Path) -> dict[str, bytes]:
+    return {p.parent.name: p.read_bytes() for p in root.glob("trials/*/record.json")}
 
 
 def test_worker_needs_an_existing_study(tmp_path: Path) -> None:

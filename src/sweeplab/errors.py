@@ -8,6 +8,7 @@ a data file, a command-line value), 1 for a run that failed.
 from __future__ import annotations
 
 __all__ = [
+    "ClusterLostError",
     "DataError",
     "DiskFullError",
     "MissingExtraError",
@@ -43,6 +44,10 @@ class StudyError(SweeplabError):
 
 class DiskFullError(StudyError):
     """A study stopped because its disk is full; finished trials are kept and it resumes."""
+
+
+class ClusterLostError(StudyError):
+    """The Ray cluster of a run is gone (its head cannot be reached); the study resumes."""
 
 
 class RefusedError(StudyError):

@@ -4,7 +4,8 @@ The command modules (``_starter``, ``_run``, ``_status``, ``_study_commands``) i
 :data:`app` from here and register on it; ``sweeplab.cli`` imports them in the order the
 commands are listed in ``--help``. This module imports none of them, so there is no cycle.
 
-Exit codes: 0 ok, 1 a run failed, 2 bad input (study file, data, arguments),
+Exit codes: 0 ok, 1 a run failed (or stopped in one line: a full disk, a lost Ray
+cluster; the same command resumes), 2 bad input (study file, data, arguments),
 130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (finished trials are kept; the
 same command resumes).
 """

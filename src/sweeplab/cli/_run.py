@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.progress import (
@@ -22,8 +22,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from sweeplab.cli._app import app, err, out, user_errors
+from sweeplab.cli._app import app, err, fail, out, user_errors
 from sweeplab.cli._show import print_status
+from sweeplab.errors import ClusterLostError
 
 __all__ = ["run", "worker"]
 
@@ -142,6 +143,10 @@ def run(
                     study = _run_scaled(spec, runs_dir, workers, address, callback)
                 else:
                     study = run_study(spec, runs_dir=runs_dir, callback=callback)
+        except ClusterLostError as exc:
+            progress.stop()
+            fail(exc)
+            _exit_now(exc.exit_code)
         except KeyboardInterrupt:
             progress.stop()
             err.print(
@@ -159,6 +164,19 @@ def run(
     if failed and len(failed) == len(records):
         err.print(f"every trial failed, e.g. trial {failed[0].number}: {failed[0].reason}")
         raise typer.Exit(1)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process without Ray's shutdown at exit, which waits for a dead head
+    (up to a minute) and then aborts with its own exit code and a C++ log line."""
+    import logging
+    import os
+    import sys
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _run_scaled(

@@ -79,11 +79,24 @@ def owner_alive(root: Path, owner: str | None, me: str | None = None) -> bool:
             return False
         except PermissionError:
             pass
-        return len(parts) < 3 or beat.exists()
+        return not _zombie(pid) and (len(parts) < 3 or beat.exists())
     try:
         return time.time() - beat.stat().st_mtime < HEARTBEAT_TIMEOUT_S
     except OSError:
         return False
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited but was not reaped yet (``os.kill`` still finds it).
+
+    A Ray actor that dies with its node is re-parented; where nothing reaps it (a
+    container whose init does not), it stays a zombie that must not count as alive.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] in (["Z"], ["X"])
 
 
 def live_owners(root: Path) -> list[str]:
