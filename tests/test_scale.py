@@ -201,8 +201,8 @@ def test_a_killed_ray_node_loses_nothing_and_its_unplaceable_replacement_is_not_
         proc = _sweeplab(tmp_path, *args, "--workers", "2")
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
-            if len(_records(root)) >= 2 and len(list((root / "workers").glob("*"))) == 2:
-                break  # both actors at work, one of them on the node
+            if len(_records(root)) >= 2 and len(_actor_pids(root, proc.pid)) == 2:
+                break  # both actors at work (not counting the driver), one on the node
             time.sleep(0.05)
         before = _records(root)
         assert len(before) < 12, "the node must be killed mid-study"
