@@ -47,8 +47,14 @@ def _noise_text(noise: BaselineNoise | None, metric: str) -> str:
     return text
 
 
-def level_sentences(effects: list[LevelEffect], base_value: dict[str, str]) -> list[str]:
+def level_sentences(sf: StudyFrame, effects: list[LevelEffect]) -> list[str]:
     """One sentence per separated level: '10 epochs beat the baseline (5) by +0.0157 [...]'."""
+    base_rows = sf.frame[sf.frame["label"] == "baseline"]
+    base_value = {
+        e.factor: fmt_value(base_rows[e.factor].iloc[0], "g")
+        for e in effects
+        if e.factor in base_rows.columns and not base_rows.empty
+    }
     out = []
     for e in effects:
         if not e.separated:
@@ -69,13 +75,7 @@ def ofat_section(sf: StudyFrame) -> Section | None:
         return None
     sec = Section("One factor at a time: each level against the baseline")
     sec.add(Paragraph(_noise_text(noise, sf.metric)))
-    base_rows = sf.frame[sf.frame["label"] == "baseline"]
-    base_value = {
-        e.factor: fmt_value(base_rows[e.factor].iloc[0], "g")
-        for e in effects
-        if e.factor in base_rows.columns and not base_rows.empty
-    }
-    sentences = level_sentences(effects, base_value)
+    sentences = level_sentences(sf, effects)
     if sentences:
         sec.add(Paragraph(" ".join(sentences)))
     sec.add(

@@ -73,13 +73,7 @@ def findings_section(
         )
     _, effects = level_effects(sf)
     if effects:
-        base = sf.frame[sf.frame["label"] == "baseline"]
-        base_value = {
-            e.factor: fmt_value(base[e.factor].iloc[0], "g")
-            for e in effects
-            if e.factor in base.columns and not base.empty
-        }
-        sentences = level_sentences(effects, base_value)
+        sentences = level_sentences(sf, effects)
         sec.add(
             Paragraph(
                 "Against the baseline: "
