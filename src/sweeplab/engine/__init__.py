@@ -14,6 +14,7 @@ from sweeplab.engine._device import (
 )
 from sweeplab.engine._epochs import EndCallback, EpochCallback
 from sweeplab.engine._functional import structure_key, train_modules
+from sweeplab.engine._lanes import LaneJob, lane_groups, train_in_lanes
 from sweeplab.engine._member import MemberResult, MemberSpec, derive_seed
 from sweeplab.engine._metrics import METRIC_NAMES, metrics_from_confusion
 from sweeplab.engine._mlp import ACTIVATION_FUNCTIONS
@@ -31,6 +32,7 @@ __all__ = [
     "EndCallback",
     "EpochCallback",
     "GroupData",
+    "LaneJob",
     "MemberResult",
     "MemberSpec",
     "calibration",
@@ -39,6 +41,7 @@ __all__ = [
     "derive_seed",
     "flush_denormals",
     "group_cap",
+    "lane_groups",
     "make_optimizer",
     "metrics_from_confusion",
     "other_load",
@@ -49,5 +52,6 @@ __all__ = [
     "thread_count",
     "train_group",
     "train_group_splitting",
+    "train_in_lanes",
     "train_modules",
 ]

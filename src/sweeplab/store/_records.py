@@ -73,6 +73,10 @@ class TrialRecord:
     threads: int | None = None
     """CPU intra-op threads the trial's group trained with (``None`` off the CPU),
     so ``reproduce`` trains the group with the same count."""
+    lanes: int | None = None
+    """Groups the study trained side by side, each in its own worker process with
+    one thread, when this trial's group was one of them (``None``: it trained in
+    the study's process). Its ``duration_s`` is then wall time shared with them."""
     constraints: list[float] | None = None
     """The values of ``search.constraints`` (Optuna's ``constraints_func``);
     the trial is feasible when all are <= 0. ``None`` without constraints."""

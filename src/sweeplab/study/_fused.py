@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
@@ -21,11 +21,14 @@ from optuna.trial import TrialState
 
 from sweeplab.data import Dataset
 from sweeplab.engine import (
+    LaneJob,
     MemberResult,
     MemberSpec,
     derive_seed,
+    lane_groups,
     plan_groups,
     train_group_splitting,
+    train_in_lanes,
 )
 from sweeplab.search import (
     DESIGN_STRATEGIES,
@@ -40,15 +43,12 @@ from sweeplab.spec import StudySpec, TrainParams
 from sweeplab.store import is_disk_full
 from sweeplab.study._bridge import (
     fold_members,
-    fold_sizes,
     group_data,
-    mean_row,
     member_spec,
-    merge_folds,
 )
 from sweeplab.study._budget import max_epochs, study_budget
+from sweeplab.study._chunk import Chunk
 from sweeplab.study._confirm import confirm_top
-from sweeplab.study._interrupt import check as check_interrupt
 from sweeplab.study._loop import (
     ATTR_CONFIG,
     ATTR_OWNER,
@@ -206,8 +206,14 @@ class FusedSource(TrialSource):
         return fold_members(member_spec(item.config, item.seed), self.n_folds)
 
     def train(self, runner: Runner, batch: Sequence[Running]) -> None:
+        """Train ``batch`` as the planner's groups; latency-bound ones side by side in lanes.
+
+        No group but the batch's first starts once ``search.timeout`` has
+        passed: the trials of the others are given back (not counted) and run
+        when the study is run again.
+        """
         bases = [member_spec(item.config, item.seed) for item in batch]
-        for group in plan_groups(
+        groups = plan_groups(
             bases,
             self.dataset.n_features,
             self.dataset.n_classes,
@@ -215,10 +221,59 @@ class FusedSource(TrialSource):
             cap=self.spec.search.group_size,
             dtype=self.dtype,
             unit=max(1, self.n_folds),
-        ):
-            items = [batch[i] for i in group]
-            members = [m for item in items for m in self.members(item)]
-            self.train_chunk(runner, items, members, train_group_splitting)
+        )
+        plans = [[m for i in g for m in self.members(batch[i])] for g in groups]
+        rows = len(self.folds[0][0]) if self.folds else self.dataset.n_train
+        lanes, laned = 0, []
+        if isinstance(runner.study.pruner, optuna.pruners.NopPruner):
+            # A pruner's answer depends on the reports it has seen, which lanes
+            # would deliver in timing order: pruned studies train in-process.
+            lanes, laned = lane_groups(
+                plans, self.dataset.n_features, self.dataset.n_classes, rows, self.device
+            )
+        order = [g for g in range(len(groups)) if g not in laned]
+        for n, g in enumerate(order):
+            if n and runner.out_of_time():
+                for late in [*order[n:], *laned]:
+                    for i in groups[late]:
+                        runner.interrupt(batch[i])
+                return
+            items = [batch[i] for i in groups[g]]
+            self.train_chunk(runner, items, plans[g], train_group_splitting)
+        if laned and order and runner.out_of_time():
+            for g in laned:
+                for i in groups[g]:
+                    runner.interrupt(batch[i])
+        elif laned:
+            self.train_lanes(
+                runner,
+                [[batch[i] for i in groups[g]] for g in laned],
+                [plans[g] for g in laned],
+                lanes,
+            )
+
+    def train_lanes(
+        self,
+        runner: Runner,
+        items: list[list[Running]],
+        plans: list[list[MemberSpec]],
+        lanes: int,
+    ) -> None:
+        """Train each ``items[g]`` (members ``plans[g]``) as a group, ``lanes`` at a time."""
+        chunks = [self.chunk(runner, group, lanes) for group in items]
+        _log.info("training %d latency-bound groups in %d lanes", len(chunks), lanes)
+        jobs = [
+            LaneJob(plan, chunk.on_epoch, chunk.on_end, chunk.fail, chunk.per)
+            for chunk, plan in zip(chunks, plans, strict=True)
+        ]
+        try:
+            skipped = train_in_lanes(jobs, self.group_data, lanes, stop=runner.out_of_time)
+        except KeyboardInterrupt:
+            for chunk in chunks:
+                chunk.interrupt()
+            raise
+        for j in skipped:
+            chunks[j].interrupt()
 
     def finish(
         self,
@@ -270,66 +325,26 @@ class FusedSource(TrialSource):
         trainer: Trainer,
     ) -> None:
         """Train ``items`` as one group; ``members`` are their folds, ``n_folds`` per item."""
-        self.groups_run += 1
-        group = f"{runner.owner.replace(':', '-')}-{self.groups_run:04d}"
-        done: set[int] = set()
-        objective = self.spec.study.objective
-        numbers = [item.trial.number for item in items]
-        per = max(1, self.n_folds)
-        ended: dict[int, dict[int, MemberResult]] = {i: {} for i in range(len(items))}
-        for item in items:
-            for tracker in runner.trackers:
-                tracker.trial_started(item.trial.number, item.params, item.seed)
-
-        def on_epoch(epoch: int, reports: dict[int, dict[str, float]]) -> Iterable[int]:
-            check_interrupt()
-            by_item: dict[int, list[int]] = {}
-            for m in reports:
-                by_item.setdefault(m // per, []).append(m)
-            pruned: list[int] = []
-            for i, ms in by_item.items():
-                if any(r.state == "failed" for r in ended[i].values()):
-                    pruned += ms
-                    continue
-                if len(ms) < per:
-                    continue
-                row = mean_row([reports[m] for m in ms])
-                trial = items[i].trial
-                for tracker in runner.trackers:
-                    tracker.epoch_logged(trial.number, row)
-                trial.report(row[objective], epoch)
-                if trial.should_prune():
-                    pruned += ms
-            return pruned
-
-        def on_end(m: int, result: MemberResult) -> None:
-            i = m // per
-            ended[i][m % per] = result
-            if len(ended[i]) < per:
-                return
-            done.add(i)
-            if per == 1:
-                self.finish(runner, items[i], result, group, i, numbers)
-            else:
-                merged, extra = merge_folds(
-                    [ended[i][f] for f in range(per)], objective, fold_sizes(self.folds)
-                )
-                self.finish(runner, items[i], merged, group, i, numbers, **extra)
-            check_interrupt()
-
+        chunk = self.chunk(runner, items)
         try:
-            trainer(members, self.group_data, on_epoch=on_epoch, on_end=on_end, unit=per)
+            trainer(
+                members,
+                self.group_data,
+                on_epoch=chunk.on_epoch,
+                on_end=chunk.on_end,
+                unit=chunk.per,
+            )
         except KeyboardInterrupt:
-            for m, item in enumerate(items):
-                if m not in done:
-                    runner.interrupt(item)
+            chunk.interrupt()
             raise
         except Exception as exc:
             if is_disk_full(exc):  # the group did not fail; the study stops
                 raise
-            _log.exception("group %s failed", group)
-            for m, item in enumerate(items):
-                if m not in done:
-                    reason = f"{type(exc).__name__}: {exc}"
-                    result = MemberResult(state="failed", reason=reason, group_size=len(items))
-                    self.finish(runner, item, result, group, m, numbers)
+            _log.exception("group %s failed", chunk.group)
+            chunk.fail(f"{type(exc).__name__}: {exc}")
+
+    def chunk(self, runner: Runner, items: list[Running], lanes: int = 0) -> Chunk:
+        """The callbacks that record ``items`` while they train as one group."""
+        self.groups_run += 1
+        group = f"{runner.owner.replace(':', '-')}-{self.groups_run:04d}"
+        return Chunk(self, runner, items, group, lanes)

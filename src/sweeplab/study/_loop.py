@@ -180,6 +180,7 @@ class Runner:
         self.trackers: list[Tracker] = source.trackers(self)
         self.constraints = study_constraints(spec)
         self.timed_out = False
+        self.started = time.perf_counter()
         self.void: set[int] = set()
         #: Finished trials and the best value as of the last :meth:`tally`, plus this
         #: process's own since: progress per trial without re-reading every trial.
@@ -342,9 +343,9 @@ class Runner:
     def loop(self) -> None:
         """Work until the budget is used up, or ``search.timeout`` has passed.
 
-        The timeout is checked between batches, as Optuna checks it between
-        trials: the batch in flight finishes and is kept, and running the
-        study again continues it.
+        The timeout is checked between batches (and by the source between the
+        groups of a batch), as Optuna checks it between trials: the group in
+        flight finishes and is kept, and running the study again continues it.
         """
         try:
             with stop_when_full(self.dir.root), self.heartbeat:
@@ -359,8 +360,9 @@ class Runner:
             for tracker in self.trackers:
                 tracker.close()
 
-    def _out_of_time(self, start: float) -> bool:
-        if self.timeout is None or time.perf_counter() - start < self.timeout:
+    def out_of_time(self) -> bool:
+        """Whether ``search.timeout`` has passed since this process started the loop."""
+        if self.timeout is None or time.perf_counter() - self.started < self.timeout:
             return False
         if not self.timed_out:
             _log.info("search.timeout of %g s reached: no new trials are started", self.timeout)
@@ -368,7 +370,7 @@ class Runner:
         return True
 
     def _loop(self) -> None:
-        start = time.perf_counter()
+        self.started = time.perf_counter()
         with claim_lock(self.dir.root):
             self.recover()
             running = {t.number for t in self.trials() if t.state == TrialState.RUNNING}
@@ -387,7 +389,7 @@ class Runner:
                 break
             self.source.train(self, batch)
             check_interrupt()
-            if self._out_of_time(start):
+            if self.out_of_time():
                 break
         if self.finished() >= self.total:
             with claim_lock(self.dir.root):
