@@ -53,7 +53,8 @@ def test_lanes_record_what_one_process_records_and_reproduce(
     alone = sweeplab.run(_spec("lanes"), runs_dir=runs / "alone").records()
     used = _all_in_lanes(monkeypatch)
     laned = sweeplab.run(_spec("lanes"), runs_dir=runs / "laned").records()
-    assert used and max(used) >= 2
+    assert used
+    assert max(used) >= 2
     assert {r.lanes for r in laned} == {2}
     assert {r.lanes for r in alone} == {None}
     assert {r.state for r in laned} == {"complete"}
@@ -74,7 +75,6 @@ def test_timeout_stops_between_groups_and_the_rest_runs_again(
     again = sweeplab.run(spec, runs_dir=runs).records()
     assert len(again) == 3
     assert again[0].to_dict() == first[0].to_dict()
-
 
 
 def test_a_pruned_study_trains_in_process(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,6 +47,30 @@ def test_help_imports_no_heavy_library() -> None:
     assert _loaded_after(code) == set()
 
 
+def test_the_study_loop_loads_neither_scipy_nor_the_analysis() -> None:
+    """`sweeplab run` needs the loop, the engine and the store; scipy (1.3 s to import)
+    comes with the analysis and W&B's distributions only where they are used."""
+    code = "import sweeplab.study, sweeplab.cli._inputs, sweeplab.backends"
+    loaded = _loaded_after(code)
+    assert "torch" in loaded
+    assert "scipy" not in loaded
+    assert "sweeplab.analysis" not in _modules_after(code)
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+    res = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    return set(res.stdout.split())
+
+
 def test_the_public_api_is_still_there() -> None:
     code = "import sweeplab\nsweeplab.run, sweeplab.load_study, sweeplab.load_spec"
     assert "torch" in _loaded_after(code), "the API imports the library on first use"

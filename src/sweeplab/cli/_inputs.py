@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sweeplab.compat import load_sweep, sweep_spec
 from sweeplab.errors import SpecError
 from sweeplab.spec import StudySpec, load_spec, objective_spec, with_absolute_target
 
@@ -28,5 +27,7 @@ def load_any(
             "a study file, a W&B sweep file or --objective file.py:function is required"
         )
     if study_file.suffix.lower() in SWEEP_SUFFIXES:
+        from sweeplab.compat import load_sweep, sweep_spec  # only W&B sweep files need it
+
         return sweep_spec(load_sweep(study_file), path=study_file, overrides=overrides)
     return with_absolute_target(load_spec(study_file, overrides), study_file.parent), []

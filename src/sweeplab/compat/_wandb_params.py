@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from scipy.stats import beta, norm
 
 from sweeplab.errors import SpecError
 
@@ -253,6 +252,8 @@ def _suggest(trial: optuna.Trial, p: Param, grid: bool) -> Any:
     # so every sampler (TPE included) searches a bounded space. (For beta,
     # ``mu`` and ``sigma`` hold its ``a`` and ``b``.)
     u = trial.suggest_float(f"{p.name}.quantile", _EPS, 1 - _EPS)
+    from scipy.stats import beta, norm  # 1.3 s to import: only sweeps that use them pay
+
     if p.dist.endswith("beta"):
         return _round_q(float(beta.ppf(u, p.mu, p.sigma)), p.q)
     x = p.mu + p.sigma * float(norm.ppf(u))

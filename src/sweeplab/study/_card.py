@@ -8,9 +8,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from scipy import stats
-
-from sweeplab.analysis import mean_ci
 from sweeplab.engine import METRIC_NAMES, MemberResult
 from sweeplab.study._bridge import ACTIVATION_MODULES
 
@@ -189,6 +186,8 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     """Wilson score interval of a binomial proportion (well behaved near 0 and 1)."""
     if n <= 0:
         return math.nan, math.nan
+    from scipy import stats  # scipy and the analysis room load only where a card is made
+
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     p = successes / n
     denom = 1 + z * z / n
@@ -205,6 +204,8 @@ def _finite(value: float) -> float | None:
 def test_summary(done: list[MemberResult]) -> dict[str, dict[str, Any]]:
     """Per metric: mean over seeds with a two-sided 95% t interval, clipped to the
     metric's range ([0, 1]; a loss is only >= 0), since a t interval is not bounded."""
+    from sweeplab.analysis import mean_ci
+
     out: dict[str, dict[str, Any]] = {}
     for name in (*METRIC_NAMES, "loss"):
         ci = mean_ci([float((r.test or {})[name]) for r in done])

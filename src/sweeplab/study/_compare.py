@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sweeplab.analysis import CompareResult, min_repeats, repeats_needed
 from sweeplab.errors import SpecError
 from sweeplab.spec import INT_PARAMS, STRATEGIES, Range, StudySpec, load_spec, spec_from_dict
 from sweeplab.store import Study, load_study
 from sweeplab.study._run import run
+
+if TYPE_CHECKING:
+    from sweeplab.analysis import CompareResult
 
 __all__ = [
     "DEFAULT_STRATEGIES",
@@ -98,6 +101,8 @@ def compare_plan(
         text += f" (grid left out: search.space.{continuous_keys(base)[0]} is a continuous range)"
     if pairs == 0:
         return text + "; one strategy, nothing to compare."
+    from sweeplab.analysis import min_repeats, repeats_needed  # scipy: only compare loads it
+
     need = min_repeats(pairs)
     text += (
         f". {pairs} paired comparison{'s' if pairs != 1 else ''} "
@@ -145,6 +150,8 @@ def run_compare(
         studies[s].append(run(spec, runs_dir=root))
         if on_study is not None:
             on_study(s, k, i + 1, len(plan))
+    from sweeplab.analysis import CompareResult
+
     return CompareResult(root, base, tuple(strategies), studies)
 
 
@@ -154,4 +161,6 @@ def load_compare(root: Path, base: StudySpec, strategies: Sequence[str]) -> Comp
     for s in strategies:
         dirs = sorted(root.glob(f"{s}-r*"), key=lambda p: int(p.name.rsplit("-r", 1)[1]))
         studies[s] = [load_study(d) for d in dirs]
+    from sweeplab.analysis import CompareResult
+
     return CompareResult(root, base, tuple(strategies), studies)

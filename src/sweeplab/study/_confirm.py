@@ -19,7 +19,6 @@ from typing import Any
 
 import torch
 
-from sweeplab.analysis import config_scores
 from sweeplab.data import Dataset
 from sweeplab.engine import MemberResult, derive_seed, plan_groups, train_group_splitting
 from sweeplab.spec import TrainParams
@@ -56,6 +55,8 @@ def _candidates(
     records: Sequence[TrialRecord], maximize: bool, metric: str, n_val: int | None
 ) -> list[_Candidate]:
     """Complete configs (seed repeats share one) with the report's scores, best first."""
+    from sweeplab.analysis import config_scores  # scipy: loaded only when confirming
+
     by_number = {r.number: r for r in records}
     sign = -1.0 if maximize else 1.0
     scores = sorted(

@@ -224,7 +224,7 @@ class FusedSource(TrialSource):
         )
         plans = [[m for i in g for m in self.members(batch[i])] for g in groups]
         rows = len(self.folds[0][0]) if self.folds else self.dataset.n_train
-        lanes, laned = 0, []
+        lanes, laned = 0, list[int]()
         if isinstance(runner.study.pruner, optuna.pruners.NopPruner):
             # A pruner's answer depends on the reports it has seen, which lanes
             # would deliver in timing order: pruned studies train in-process.

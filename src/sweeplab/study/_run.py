@@ -152,6 +152,7 @@ def prepare(
             "rate": measured.rate,
             "threads": measured.threads,
             "busy": measured.busy,
+            "points": [list(point) for point in measured.points],
         }
     write_provenance(study_dir.provenance, provenance)
     return spec, root, dataset, device
