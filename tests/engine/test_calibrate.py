@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,22 @@ def test_measure_times_every_shape_with_each_thread_count(monkeypatch: pytest.Mo
     assert len(c.points) == 2 * len(counts)
     assert all(t > 0 for _, _, t in c.points)
     assert c.rate > 0
+
+
+def test_measure_times_busy_lanes_with_probe_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two threads or more, each size is also timed while probe processes run it."""
+    monkeypatch.setattr(_calibrate, "SHAPES", ((1, 2, 4), (2, 2, 8)))
+    monkeypatch.setattr(_calibrate, "_STEPS", 1)
+    monkeypatch.setattr(_calibrate, "_REPEATS", 1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        c = _calibrate.measure()
+    finally:
+        torch.set_num_threads(before)
+    if os.name != "posix" or (os.cpu_count() or 1) < 2:
+        assert c.lanes == 0
+        return
+    assert c.lanes == 2
+    assert [w for w, _ in c.lane_points] == sorted({w for w, _, _ in c.points})
+    assert all(t > 0 for _, t in c.lane_points)

@@ -113,13 +113,20 @@ def test_an_exception_in_a_callback_stops_every_worker() -> None:
     assert _children() == before
 
 
-def _calibration(speedups: list[float], threads: int = 2) -> Calibration:
+def _calibration(gains: list[float], threads: int = 2) -> Calibration:
+    """Points at four sizes where ``threads`` threads take ``one / 1.5`` and a busy
+    lane takes ``threads * many / gain`` (so lanes are ``gain`` times faster)."""
     works = [1e6, 1e7, 1e8, 1e9]
-    points = []
-    for w, s in zip(works, speedups, strict=True):
+    points, lane_points = [], []
+    for w, g in zip(works, gains, strict=True):
         one = 2e-4 + w / 3e10
-        points += [(w, 1, one), (w, threads, one / s)]
-    return Calibration("test", 1e7, 2e-4, 3e10, threads, tuple(points))
+        many = one / 1.5
+        points += [(w, 1, one), (w, threads, many)]
+        lane_points.append((w, threads * many / g))
+    lanes = threads if threads > 1 else 0
+    return Calibration(
+        "test", 1e7, 2e-4, 3e10, threads, tuple(points), False, lanes, tuple(lane_points)
+    )
 
 
 def test_lane_groups_takes_the_groups_a_second_thread_does_not_speed_up(
@@ -128,7 +135,7 @@ def test_lane_groups_takes_the_groups_a_second_thread_does_not_speed_up(
     big = [MemberSpec(units=(512, 512), batch_size=256, epochs=5, seed=s) for s in range(8)]
     small = [MemberSpec(units=(256, 256), batch_size=b, epochs=5) for b in (4, 8, 16)]
     groups = [big, *[[m] for m in small]]
-    cal = _calibration([1.1, 1.1, 1.3, 1.9])
+    cal = _calibration([1.8, 1.8, 1.6, 1.05])
     monkeypatch.setattr(lanes_module, "calibration", lambda device: cal)
     cpu = torch.device("cpu")
     lanes, chosen = lane_groups(groups, 784, 10, 52_500, cpu)
@@ -137,10 +144,13 @@ def test_lane_groups_takes_the_groups_a_second_thread_does_not_speed_up(
     assert lane_groups(groups, 784, 10, 52_500, cpu) == (lanes, chosen)  # deterministic
     # a few seconds of work does not pay for starting workers
     assert lane_groups(groups, 784, 10, 500, cpu) == (0, [])
-    # a machine where threads scale, or with one thread, or not a CPU: no lanes
-    monkeypatch.setattr(lanes_module, "calibration", lambda d: _calibration([1.9] * 4))
+    # lanes that gain nothing, one thread, or lanes never measured: no lanes
+    monkeypatch.setattr(lanes_module, "calibration", lambda d: _calibration([1.05] * 4))
     assert lane_groups(groups, 784, 10, 52_500, cpu) == (0, [])
-    monkeypatch.setattr(lanes_module, "calibration", lambda d: _calibration([1.0] * 4, 1))
+    monkeypatch.setattr(lanes_module, "calibration", lambda d: _calibration([2.0] * 4, 1))
+    assert lane_groups(groups, 784, 10, 52_500, cpu) == (0, [])
+    unmeasured = Calibration("old", 1e7, 2e-4, 3e10, 2, cal.points)
+    monkeypatch.setattr(lanes_module, "calibration", lambda d: unmeasured)
     assert lane_groups(groups, 784, 10, 52_500, cpu) == (0, [])
     assert lane_groups(groups, 784, 10, 52_500, torch.device("meta")) == (0, [])
 

@@ -15,7 +15,13 @@ What it gives:
   faster than one (``inf`` when one thread always was);
 - ``overhead_s`` and ``rate``: the fixed seconds per step and the multiply-adds
   per second of a step with the better thread count, so the planner's fixed
-  cost is ``overhead_s * rate`` multiply-adds.
+  cost is ``overhead_s * rate`` multiply-adds;
+- ``lane_points``: each size timed with one thread while ``lanes - 1`` other
+  processes run the same step (one thread each), which is what a group costs
+  in a lane (:mod:`sweeplab.engine._lanes`): cores that share caches, memory
+  bandwidth or a physical core (hyperthreads) slow each other down, and only
+  a measurement says by how much. This adds about two seconds (the probe
+  processes import torch).
 
 A calibration measured while other processes kept the CPU busy (spinning
 OpenMP threads make one thread look always best) is cached marked ``busy``
@@ -26,6 +32,7 @@ busy machine pays the measurement once, not once per process.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -34,8 +41,12 @@ import logging
 import math
 import os
 import platform
+import select
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -43,12 +54,15 @@ import torch
 
 from sweeplab.engine._device import SMALL_STEP, flush_denormals, other_load
 
-__all__ = ["Calibration", "calibration", "step_work"]
+__all__ = ["MAX_LANES", "Calibration", "calibration", "probe_main", "step_work"]
 
 _log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2
 """Bumped when what is measured changes, so old cache files are not read."""
+
+MAX_LANES = 8
+"""At most this many lanes (worker processes) train at once."""
 
 SHAPES: tuple[tuple[int, int, int], ...] = (
     (1, 4, 64),
@@ -77,6 +91,11 @@ class Calibration:
     """Each timing: (step multiply-adds, threads, seconds per step)."""
     busy: bool = False
     """Whether other processes kept a core or more busy while it was measured."""
+    lanes: int = 0
+    """How many lanes ``lane_points`` were measured with (0: not measured)."""
+    lane_points: tuple[tuple[float, float], ...] = ()
+    """Each size: (step multiply-adds, seconds per one-thread step with the other
+    ``lanes - 1`` lanes busy)."""
 
     @property
     def overhead_work(self) -> float:
@@ -121,8 +140,8 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "sweeplab"
 
 
-def _time_step(members: int, batch: int, width: int, threads: int) -> float:
-    """Median seconds of one stacked 784-w-w-10 Adam step with ``threads`` threads."""
+def _step(members: int, batch: int, width: int) -> Callable[[], None]:
+    """One stacked 784-w-w-10 Adam training step, as a function to call repeatedly."""
     gen = torch.Generator().manual_seed(0)
     dims = [784, width, width, 10]
     ws = [
@@ -163,6 +182,12 @@ def _time_step(members: int, batch: int, width: int, threads: int) -> float:
                 maximize=False,
             )
 
+    return once
+
+
+def _time_step(members: int, batch: int, width: int, threads: int) -> float:
+    """Median seconds of one stacked 784-w-w-10 Adam step with ``threads`` threads."""
+    once = _step(members, batch, width)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -178,17 +203,86 @@ def _time_step(members: int, batch: int, width: int, threads: int) -> float:
     return statistics.median(times)
 
 
+def probe_main() -> None:
+    """A busy lane for :func:`measure`: run the step of the shape read from stdin
+    ("members batch width"), with one thread, until the next line; stop at EOF."""
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
+    line = sys.stdin.readline()
+    while line.strip():
+        members, batch, width = (int(v) for v in line.split())
+        once = _step(members, batch, width)
+        once()
+        print("ready", flush=True)
+        while not select.select([sys.stdin], [], [], 0)[0]:
+            once()
+        line = sys.stdin.readline()
+
+
+def _lane_times(lanes: int) -> list[tuple[float, float]]:
+    """One-thread step times of :data:`SHAPES` while ``lanes - 1`` probes run the same step."""
+    code = "from sweeplab.engine._calibrate import probe_main; probe_main()"
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    probes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for _ in range(lanes - 1)
+    ]
+    out: list[tuple[float, float]] = []
+    try:
+        for members, batch, width in SHAPES:
+            for probe in probes:
+                assert probe.stdin is not None
+                probe.stdin.write(f"{members} {batch} {width}\n")
+                probe.stdin.flush()
+            for probe in probes:
+                assert probe.stdout is not None
+                if probe.stdout.readline().strip() != "ready":
+                    raise OSError("a calibration probe exited")
+            work = step_work(members, batch, [784, width, width, 10])
+            out.append((work, _time_step(members, batch, width, 1)))
+    finally:
+        for probe in probes:
+            with contextlib.suppress(OSError):
+                if probe.stdin is not None:
+                    probe.stdin.close()
+            try:
+                probe.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                probe.kill()
+                probe.wait()
+    return out
+
+
 def measure() -> Calibration:
-    """Time the :data:`SHAPES` steps with one thread and torch's default."""
+    """Time the :data:`SHAPES` steps with one thread and torch's default, and with
+    one thread in each of ``min(default, MAX_LANES)`` concurrent lanes (POSIX)."""
     default = torch.get_num_threads()
     counts = sorted({1, default})
     points: list[tuple[float, int, float]] = []
+    lane_points: list[tuple[float, float]] = []
+    lanes = min(default, MAX_LANES, os.cpu_count() or 1)
     with torch.enable_grad(), flush_denormals(torch.device("cpu")):
         for members, batch, width in SHAPES:
             work = step_work(members, batch, [784, width, width, 10])
             for n in counts:
                 points.append((work, n, _time_step(members, batch, width, n)))
-    return fit(_machine_key(), points, default)
+        if lanes >= 2 and os.name == "posix":
+            try:
+                lane_points = _lane_times(lanes)
+            except OSError as exc:
+                _log.info("could not time lanes (%s); they will not be used", exc)
+    fitted = fit(_machine_key(), points, default)
+    if not lane_points:
+        return fitted
+    return dataclasses.replace(fitted, lanes=lanes, lane_points=tuple(lane_points))
 
 
 def fit(key: str, points: list[tuple[float, int, float]], default: int) -> Calibration:
@@ -228,6 +322,7 @@ def _read(path: Path) -> Calibration | None:
     try:
         raw = json.loads(path.read_text())
         raw["points"] = tuple(tuple(p) for p in raw["points"])
+        raw["lane_points"] = tuple(tuple(p) for p in raw.get("lane_points", ()))
         raw["small_step"] = float(raw["small_step"])
         return Calibration(**raw)
     except (OSError, ValueError, TypeError, KeyError):

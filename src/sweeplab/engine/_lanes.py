@@ -1,4 +1,4 @@
-"""Latency-bound groups trained side by side, one CPU core each, in worker processes.
+"""Groups trained side by side, one CPU core each, in worker processes ("lanes").
 
 A group whose step is small (batch 4 of a 784-256-256-10 MLP, or a single
 narrow member) gains little from a second intra-op thread: measured on the
@@ -8,15 +8,17 @@ take the time of the longer one: 1.26 s against 1.78 s one after another with
 two threads. Python threads do not help (the per-step Python holds the GIL:
 1.88 s).
 
-:func:`lane_groups` decides from the machine's calibration which groups are
-latency-bound (a second thread speeds their step up by less than
-:data:`LANE_GAIN` per thread) and whether running them in lanes pays for the
-worker start-up; :func:`train_in_lanes` trains them. Each worker trains its
-group with one thread, so a member's numbers are those of training it alone
-with ``threads=1`` (``MemberResult.threads`` says so, and ``reproduce``
-restores it). The parent keeps every callback: pruning decisions, trackers
-and records stay in the one process that owns the study directory; a worker
-only sends epoch reports and results, and waits for the pruning answer.
+:func:`lane_groups` decides which groups train faster in lanes
+(:func:`lane_gain`) and whether that pays for the worker start-up, from the
+machine's calibration: it times each step size with torch's default threads
+and with one thread while the other lanes are busy (cores share caches and
+memory bandwidth, hyperthreads share a core: only a measurement says what a
+lane costs). :func:`train_in_lanes` trains them. Each worker trains its group
+with one thread, so a member's numbers are those of training it alone with
+``threads=1`` (``MemberResult.threads`` says so; ``reproduce`` restores it).
+The parent keeps every callback: pruning decisions, trackers and records stay
+in the one process that owns the study directory; a worker only sends epoch
+reports and results, and waits for the pruning answer.
 """
 
 from __future__ import annotations
@@ -46,15 +48,15 @@ from sweeplab.engine._epochs import EndCallback, EpochCallback
 from sweeplab.engine._member import MemberSpec
 from sweeplab.engine._retry import train_group_splitting
 
-__all__ = ["LANE_GAIN", "LANE_MIN_S", "LaneJob", "lane_groups", "train_in_lanes"]
+__all__ = ["LANE_GAIN", "LANE_MIN_S", "LaneJob", "lane_gain", "lane_groups", "train_in_lanes"]
 
 _log = logging.getLogger(__name__)
 
-LANE_GAIN = 0.75
-"""A group runs in a lane when ``threads`` threads speed its step up by less
-than this times ``threads`` (two lanes of one thread then do more work per
-second than one group with two threads, with a margin for the memory
-bandwidth the lanes share)."""
+LANE_GAIN = 1.15
+"""A group runs in a lane when the calibration's lanes, each one thread with
+the others busy, are modelled to train this many times the steps per second
+of one group with torch's default threads (a margin over the break-even 1.0
+for the timing noise of a short calibration)."""
 
 LANE_MIN_S = 6.0
 """Lanes are used only when the groups they would train are modelled to take at
@@ -77,28 +79,36 @@ class LaneJob:
     unit: int = 1
 
 
-def _speedup(cal: Calibration, work: float) -> float:
-    """Measured (interpolated in log work) speed-up of ``cal.threads`` threads over one."""
-    one = {w: t for w, n, t in cal.points if n == 1}
-    many = {w: t for w, n, t in cal.points if n == cal.threads}
-    works = sorted(set(one) & set(many))
-    if not works:
-        return float(cal.threads)
-    ratios = [one[w] / many[w] for w in works]
+def _interpolate(points: dict[float, float], work: float, log: bool = True) -> float:
+    """``points`` (work -> value) read at ``work``, linearly in log work (or in work),
+    flat outside: ratios are read in log work, seconds (affine in work) in work."""
+    works = sorted(points)
     if work <= works[0]:
-        return ratios[0]
+        return points[works[0]]
     if work >= works[-1]:
-        return ratios[-1]
+        return points[works[-1]]
     i = bisect.bisect_right(works, work)
-    a, b = math.log(works[i - 1]), math.log(works[i])
-    f = (math.log(work) - a) / (b - a)
-    return ratios[i - 1] + f * (ratios[i] - ratios[i - 1])
+    scale = math.log if log else float
+    a, b = scale(works[i - 1]), scale(works[i])
+    f = (scale(work) - a) / (b - a)
+    return points[works[i - 1]] + f * (points[works[i]] - points[works[i - 1]])
+
+
+def lane_gain(cal: Calibration, work: float) -> float | None:
+    """Steps per second of ``cal.lanes`` busy lanes over one group with ``cal.threads``
+    threads, at a step of ``work`` multiply-adds (``None``: lanes were not measured)."""
+    many = {w: t for w, n, t in cal.points if n == cal.threads}
+    busy = dict(cal.lane_points)
+    works = set(many) & set(busy)
+    if cal.lanes < 2 or not works:
+        return None
+    return _interpolate({w: cal.lanes * many[w] / busy[w] for w in works}, work)
 
 
 def _seconds(cal: Calibration, members: Sequence[MemberSpec], work: float, rows: int) -> float:
-    """Modelled one-thread seconds to train ``members`` for their epochs."""
+    """Modelled seconds to train ``members`` for their epochs in a busy lane."""
     steps = max(m.epochs for m in members) * math.ceil(rows / members[0].batch_size)
-    return steps * (cal.overhead_s + work / cal.rate) * max(1.0, _speedup(cal, work))
+    return steps * _interpolate(dict(cal.lane_points), work, log=False)
 
 
 def lane_groups(
@@ -110,9 +120,10 @@ def lane_groups(
 ) -> tuple[int, list[int]]:
     """How many lanes to use and which groups (indices, longest first) train in them.
 
-    ``rows`` is the training rows per epoch. Off the CPU or POSIX, with fewer than two
-    threads or no calibration (``SWEEPLAB_CALIBRATION=off``), or when fewer
-    than two groups are latency-bound or they would take less than
+    A group goes to a lane when :func:`lane_gain` at its step size is at least
+    :data:`LANE_GAIN`. ``rows`` is the training rows per epoch. Off the CPU or
+    POSIX, without measured lanes (one thread, or ``SWEEPLAB_CALIBRATION=off``),
+    or when fewer than two groups gain or they would take less than
     :data:`LANE_MIN_S`, it is ``(0, [])``: every group trains in this process.
     The answer depends only on the groups and the machine's cached
     calibration, so it is the same on every run.
@@ -120,18 +131,18 @@ def lane_groups(
     if device.type != "cpu" or os.name != "posix":
         return 0, []
     cal = calibration(device)
-    lanes = cal.threads
-    if lanes < 2 or not cal.points:
-        return 0, []
     chosen: dict[int, float] = {}
     for g, members in enumerate(groups):
         widest = [max(m.units[i] for m in members) for i in range(members[0].depth)]
         work = step_work(len(members), members[0].batch_size, [n_features, *widest, n_classes])
-        if _speedup(cal, work) < LANE_GAIN * lanes:
+        gain = lane_gain(cal, work)
+        if gain is None:
+            return 0, []
+        if gain >= LANE_GAIN:
             chosen[g] = _seconds(cal, members, work, rows)
     if len(chosen) < 2 or sum(chosen.values()) < LANE_MIN_S:
         return 0, []
-    return lanes, sorted(chosen, key=lambda g: (-chosen[g], g))
+    return cal.lanes, sorted(chosen, key=lambda g: (-chosen[g], g))
 
 
 def _save(data: GroupData, path: Path) -> None:
