@@ -153,6 +153,8 @@ def prepare(
             "threads": measured.threads,
             "busy": measured.busy,
             "points": [list(point) for point in measured.points],
+            "lanes": measured.lanes,
+            "lane_points": [list(point) for point in measured.lane_points],
         }
     write_provenance(study_dir.provenance, provenance)
     return spec, root, dataset, device
