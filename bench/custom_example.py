@@ -53,7 +53,7 @@ from engine import hardware  # noqa: E402
 from sweeplab import load_study  # noqa: E402
 from sweeplab.data import Dataset  # noqa: E402
 from sweeplab.spec import StudySpec, load_callable, load_spec  # noqa: E402
-from sweeplab.store import TrialRecord  # noqa: E402
+from sweeplab.store import TrialRecord, read_provenance  # noqa: E402
 from sweeplab.study import load_study_data  # noqa: E402
 
 STUDY = ROOT / "examples" / "custom_model.toml"
@@ -73,7 +73,9 @@ def run_sweeplab(study: Path, overrides: Sequence[str], runs_dir: Path) -> dict[
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    records = sorted(load_study(runs_dir / spec.study.name).records(), key=lambda r: r.number)
+    study_run = load_study(runs_dir / spec.study.name)
+    fingerprint = read_provenance(study_run.dir.provenance)["data"]["fingerprint"]
+    records = sorted(study_run.records(), key=lambda r: r.number)
     complete = [r for r in records if r.state == "complete"]
     if len(complete) != len(records):
         raise RuntimeError(f"sweeplab finished {len(complete)} of {len(records)} trials")
@@ -81,6 +83,7 @@ def run_sweeplab(study: Path, overrides: Sequence[str], runs_dir: Path) -> dict[
     for r in complete:
         groups[r.group] = max(groups.get(r.group, 0.0), r.duration_s)
     return {
+        "fingerprint": fingerprint,
         "wall_s": wall,
         "group_s": sum(groups.values()),
         "command": " ".join(cmd[1:]),
@@ -196,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     finally:
         shutil.rmtree(runs_dir, ignore_errors=True)
     records = fused.pop("records")
+    if fused["fingerprint"] != ds.fingerprint:
+        raise RuntimeError("the loop's data must be the rows sweeplab trained on, but differ")
     print(f"sweeplab {fused['wall_s']:.1f}s ({fused['group_s']:.1f}s in groups)", flush=True)
     threads = torch.get_num_threads()
     if args.threads:

@@ -69,6 +69,7 @@ from engine import hardware  # noqa: E402
 from sweeplab import load_study  # noqa: E402
 from sweeplab.data import Dataset  # noqa: E402
 from sweeplab.spec import Range, StudySpec, TrainParams, load_spec  # noqa: E402
+from sweeplab.store import read_provenance  # noqa: E402
 from sweeplab.study import load_study_data  # noqa: E402
 
 STUDY = ROOT / "examples" / "digits_tpe.toml"
@@ -113,6 +114,7 @@ def run_sweeplab(
         raise RuntimeError(f"sweeplab finished no trial in {study_dir}")
     card = json.loads((study_dir / "final" / "model_card.json").read_text())
     return {
+        "fingerprint": read_provenance(result.dir.provenance)["data"]["fingerprint"],
         "wall_s": wall,
         "finalize_s": finalize_wall,
         "trials": sum(r.state == "complete" for r in result.records()),
@@ -310,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 finally:
                     shutil.rmtree(runs_dir, ignore_errors=True)
             r = row[arm]
+            if r.get("fingerprint", ds.fingerprint) != ds.fingerprint:
+                raise RuntimeError(f"seed {seed}: the arms must train on the same rows, but differ")
             print(
                 f"seed {seed} {arm:8s} val {r['val_accuracy']:.4f} test {r['test_accuracy']:.4f} "
                 f"trials {r['trials']} wall {r['wall_s']:.1f}s",
