@@ -151,6 +151,7 @@ def _save(data: GroupData, path: Path) -> None:
         "y": [data.y_train, data.y_val, data.y_test],
         "folds": [list(f) for f in data.folds],
         "n_classes": data.n_classes,
+        "bfloat16": data.compute_dtype == torch.bfloat16,
     }
     torch.save(tensors, path)
 
@@ -159,7 +160,8 @@ def _load(path: str) -> GroupData:
     raw = torch.load(path, mmap=True, weights_only=True)
     (xt, xv, xs), (yt, yv, ys) = raw["x"], raw["y"]
     folds = tuple((a, b) for a, b in raw["folds"])
-    return GroupData(xt, yt, xv, yv, xs, ys, int(raw["n_classes"]), folds)
+    compute = torch.bfloat16 if raw["bfloat16"] else None
+    return GroupData(xt, yt, xv, yv, xs, ys, int(raw["n_classes"]), folds, compute)
 
 
 def worker_main(fd: int, data_path: str) -> None:

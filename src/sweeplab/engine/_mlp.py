@@ -38,8 +38,10 @@ class MLPStack:
         n_classes: int,
         device: torch.device,
         dtype: torch.dtype,
+        compute_dtype: torch.dtype | None = None,
     ) -> None:
         first = members[0]
+        self.compute_dtype = compute_dtype
         self.depth = first.depth
         self.act = ACTIVATION_FUNCTIONS[first.activation]
         k = len(members)
@@ -97,7 +99,15 @@ class MLPStack:
         return [*self.weights, *self.biases]
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward(x, train=True)
+        """Training logits; with a ``compute_dtype`` the weights are cast to it
+        inside the graph, so gradients reach the float32 master weights."""
+        low = self.compute_dtype
+        if low is None:
+            return self.forward(x, train=True)
+        ws = [w.to(low) for w in self.weights]
+        bs = [b.to(low) for b in self.biases]
+        masks = None if self.masks is None else [m.to(low) for m in self.masks]
+        return self._forward(x.to(low), ws, bs, masks, train=True).float()
 
     def forward(
         self, x: torch.Tensor, train: bool, sel: torch.Tensor | None = None
@@ -105,12 +115,25 @@ class MLPStack:
         """Logits ``(K, n, C)``; ``x`` is ``(K, n, F)`` or shared ``(n, F)``."""
         ws = self.weights if sel is None else [w[sel] for w in self.weights]
         bs = self.biases if sel is None else [b[sel] for b in self.biases]
+        masks = self.masks
+        if masks is not None and sel is not None:
+            masks = [m[sel] for m in masks]
+        return self._forward(x, ws, bs, masks, train)
+
+    def _forward(
+        self,
+        x: torch.Tensor,
+        ws: list[torch.Tensor],
+        bs: list[torch.Tensor],
+        masks: list[torch.Tensor] | None,
+        train: bool,
+    ) -> torch.Tensor:
         h = x
         for i in range(self.depth):
             h = torch.matmul(h, ws[i]) + bs[i] if h.dim() == 2 else torch.baddbmm(bs[i], h, ws[i])
             h = self.act(h)
-            if self.masks is not None:
-                h = h * (self.masks[i] if sel is None else self.masks[i][sel])
+            if masks is not None:
+                h = h * masks[i]
             if train and self.has_dropout:
                 h = h * self._dropout_mask(i, h)
         if h.dim() == 2:

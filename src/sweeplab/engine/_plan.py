@@ -75,6 +75,8 @@ def group_cap(
     a batch); on the CPU it is :data:`CPU_WORKING_SET` of parameter-sized
     tensors, which keeps a group in cache.
     """
+    if dtype == torch.bfloat16:  # bfloat16 products, float32 master weights and state
+        dtype = torch.float32
     elem = torch.empty((), dtype=dtype).element_size()
     n_params = _n_params(_dims(member.units, n_features, n_classes))
     if device.type == "cuda":

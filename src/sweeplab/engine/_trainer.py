@@ -63,7 +63,7 @@ def train_group(
             _log.debug(
                 "group of %d: %d threads for %.3g multiply-adds a step", len(members), n, work
             )
-        stack = MLPStack(members, n_features, data.n_classes, device, dtype)
+        stack = MLPStack(members, n_features, data.n_classes, device, dtype, data.compute_dtype)
         weights = stack.member_state if keep_weights else None
         used = n if device.type == "cpu" else None
         return run_stack(stack, members, data, on_epoch, on_end, weights, used)

@@ -67,7 +67,7 @@ class StudySection(Section):
     direction: Literal["maximize", "minimize", "auto"] = "auto"
     repeats: int = Field(default=1, ge=1, le=100)
     device: str = "auto"
-    dtype: Literal["float32", "float64"] = "float32"
+    dtype: Literal["float32", "float64", "bfloat16"] = "float32"
     storage: str | None = None
     backend: Literal["local", "ray"] = "local"
     directions: list[Literal["maximize", "minimize"]] | None = Field(default=None, min_length=1)
@@ -304,6 +304,11 @@ class StudySpec(Section):
             )
         if self.search.strategy == "ofat" and not self.search.space and not self.search.configs:
             raise ValueError("search.space must name at least one factor for strategy 'ofat'")
+        if self.study.dtype == "bfloat16" and (self.model.factory or self.objective):
+            raise ValueError(
+                "study.dtype = 'bfloat16' must be used with the built-in MLP, but the study "
+                "trains " + ("model.factory" if self.model.factory else "an objective")
+            )
         return self
 
     def to_toml(self) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "member_spec",
     "merge_folds",
     "resolve_device",
+    "study_dtype",
     "study_folds",
 ]
 
@@ -127,6 +128,13 @@ def fold_members(member: MemberSpec, n_folds: int) -> list[MemberSpec]:
         dataclasses.replace(member, seed=derive_seed(member.seed, _FOLD_SALT, f), fold=f)
         for f in range(n_folds)
     ]
+
+
+def study_dtype(spec: StudySpec) -> torch.dtype:
+    """The engine dtype of ``study.dtype`` (bfloat16: float32 tensors, bfloat16 products)."""
+    return {"float64": torch.float64, "bfloat16": torch.bfloat16}.get(
+        spec.study.dtype, torch.float32
+    )
 
 
 def group_data(

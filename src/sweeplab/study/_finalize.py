@@ -54,6 +54,7 @@ from sweeplab.study._bridge import (
     load_study_data,
     member_spec,
     resolve_device,
+    study_dtype,
 )
 from sweeplab.study._card import (
     card_markdown,
@@ -236,7 +237,7 @@ def finalize(
         )
     device = resolve_device(spec.study.device)
     configure_device(device)
-    dtype = torch.float64 if spec.study.dtype == "float64" else torch.float32
+    dtype = study_dtype(spec)
     x_fit = torch.cat([dataset.x_train, dataset.x_val])
     y_fit = torch.cat([dataset.y_train, dataset.y_val])
     # x_val = the fit set: per-epoch curves are fit metrics; the test set is scored once.
@@ -273,9 +274,9 @@ def finalize(
         }
 
     # Self-check: the saved weights in a plain nn.Sequential give the engine's test accuracy.
-    plain = _sequential(dims, params.activation, first_result.weights, dtype)
+    plain = _sequential(dims, params.activation, first_result.weights, data.x_train.dtype)
     with torch.no_grad():
-        predicted = plain(dataset.x_test.to(dtype)).argmax(1)
+        predicted = plain(dataset.x_test.to(data.x_train.dtype)).argmax(1)
     reloaded = int((predicted == dataset.y_test).sum()) / dataset.n_test
     engine_accuracy = float((first_result.test or {})["accuracy"])
     if reloaded != engine_accuracy:

@@ -45,6 +45,7 @@ from sweeplab.study._bridge import (
     fold_members,
     group_data,
     member_spec,
+    study_dtype,
 )
 from sweeplab.study._budget import max_epochs, study_budget
 from sweeplab.study._chunk import Chunk
@@ -87,7 +88,7 @@ class FusedSource(TrialSource):
         self.spec = spec
         self.dataset = dataset
         self.device = device
-        self.dtype = torch.float64 if spec.study.dtype == "float64" else torch.float32
+        self.dtype = study_dtype(spec)
         self.strategy = spec.search.strategy
         self.points = design_points(spec)
         self.budget = study_budget(spec, self.points)

@@ -37,6 +37,7 @@ from sweeplab.study._bridge import (
     member_spec,
     merge_folds,
     resolve_device,
+    study_dtype,
     study_folds,
 )
 from sweeplab.study._custom import build_module
@@ -221,7 +222,7 @@ def reproduce(
             f"data fingerprint must match the study's ({recorded_fp[:12]}…), "
             f"but the data now gives {dataset.fingerprint[:12]}…"
         )
-    dtype = torch.float64 if spec.study.dtype == "float64" else torch.float32
+    dtype = study_dtype(spec)
     folds = study_folds(spec, dataset)
     per = max(1, len(folds))
     data = group_data(dataset, device, dtype, folds)
