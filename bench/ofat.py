@@ -96,11 +96,18 @@ def run_sweeplab(
                 "group": r.get("group"),
                 "group_size": r.get("group_size"),
                 "threads": r.get("threads"),
+                "lanes": r.get("lanes"),
                 "test_accuracy": (r.get("test") or {}).get("accuracy", math.nan),
             }
         )
     records.sort(key=lambda r: r["number"])
-    return {"wall_s": wall, "trials": records, "command": " ".join(cmd[1:])}
+    provenance = json.loads((runs_dir / spec.study.name / "provenance.json").read_text())
+    return {
+        "wall_s": wall,
+        "trials": records,
+        "command": " ".join(cmd[1:]),
+        "calibration": provenance.get("calibration"),
+    }
 
 
 def run_loop(
@@ -157,10 +164,16 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {name} | {arm['wall_s']:.1f} | {mean:.4f} |")
     if "ratio" in results:
         lines += ["", f"Speedup (loop wall / sweeplab wall): **{results['ratio']:.2f}x**"]
+    if "ratio_bf16" in results:
+        lines += [
+            "",
+            f'Extra row, `study.dtype = "bfloat16"` (bf16 products, float32 master weights): '
+            f"**{results['ratio_bf16']:.2f}x**",
+        ]
     lines += [
         "",
-        "| # | trial | loop s | loop acc | sweeplab s (group) | group size | sweeplab acc |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| # | trial | loop s | loop acc | sweeplab s (group) | group size | lane | sweeplab acc |",
+        "|---:|---|---:|---:|---:|---:|---|---:|",
     ]
     loop = {t["number"]: t for t in arms.get("loop", {}).get("trials", [])}
     fused = {t["number"]: t for t in arms.get("sweeplab", {}).get("trials", [])}
@@ -169,11 +182,13 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| {i} | {desc} | {a.get('duration_s', math.nan):.1f} | "
             f"{a.get('test_accuracy', math.nan):.4f} | {b.get('duration_s', math.nan):.1f} | "
-            f"{b.get('group_size', '')} | {b.get('test_accuracy', math.nan):.4f} |"
+            f"{b.get('group_size', '')} | {'yes' if b.get('lanes') else 'no'} | "
+            f"{b.get('test_accuracy', math.nan):.4f} |"
         )
     lines += [
         "",
-        "A grouped trial's sweeplab seconds are its group's time until it ended.",
+        "A grouped trial's sweeplab seconds are its group's time until it ended; "
+        "a group in a lane trained beside another (one thread each), so its seconds overlap.",
         "",
     ]
     return "\n".join(lines)
@@ -187,6 +202,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (both arms)")
     ap.add_argument("--skip-sweeplab", action="store_true")
     ap.add_argument("--skip-loop", action="store_true")
+    ap.add_argument(
+        "--bf16", action="store_true", help="also run sweeplab with study.dtype = bfloat16"
+    )
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--tag", default="", help="suffix of the result file names")
     args = ap.parse_args(argv)
@@ -219,12 +237,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             raise RuntimeError(f"sweeplab wrote {len(arm['trials'])} records for {len(trials)}")
         results["arms"]["sweeplab"] = arm
         print(f"sweeplab {arm['wall_s']:.1f}s", flush=True)
+    if args.bf16:
+        runs_dir = Path(tempfile.mkdtemp(prefix="sweeplab-ofat-"))
+        try:
+            overrides = [*args.overrides, "track.tensorboard=false", 'study.dtype="bfloat16"']
+            arm = run_sweeplab(args.study, overrides, args.trials, args.device, runs_dir)
+        finally:
+            shutil.rmtree(runs_dir, ignore_errors=True)
+        results["arms"]["sweeplab-bf16"] = arm
+        print(f"sweeplab-bf16 {arm['wall_s']:.1f}s", flush=True)
     if not args.skip_loop:
         results["arms"]["loop"] = run_loop(trials, ds, device)
         print(f"loop {results['arms']['loop']['wall_s']:.1f}s", flush=True)
     if "sweeplab" in results["arms"] and "loop" in results["arms"]:
         results["ratio"] = results["arms"]["loop"]["wall_s"] / results["arms"]["sweeplab"]["wall_s"]
         print(f"speedup {results['ratio']:.2f}x", flush=True)
+    if "sweeplab-bf16" in results["arms"] and "loop" in results["arms"]:
+        loop_s = results["arms"]["loop"]["wall_s"]
+        results["ratio_bf16"] = loop_s / results["arms"]["sweeplab-bf16"]["wall_s"]
+        print(f"speedup bf16 {results['ratio_bf16']:.2f}x", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"ofat-{device.type}{'-' + args.tag if args.tag else ''}"
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")

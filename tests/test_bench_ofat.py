@@ -65,11 +65,13 @@ def test_trial_list_is_the_study_design(ofat: ModuleType, tmp_path: Path) -> Non
 def test_ofat_bench_runs_both_arms_and_writes_results(ofat: ModuleType, tmp_path: Path) -> None:
     study = tmp_path / "tiny.toml"
     study.write_text(STUDY)
-    argv = ["--study", str(study), "--trials", "3", "--out", str(tmp_path), "--tag", "t"]
+    argv = ["--study", str(study), "--trials", "3", "--out", str(tmp_path), "--tag", "t", "--bf16"]
     results = ofat.main(argv)
     saved = json.loads((tmp_path / "ofat-cpu-t.json").read_text())
     assert saved["n_trials"] == 3
-    assert set(saved["arms"]) == {"sweeplab", "loop"}
+    assert set(saved["arms"]) == {"sweeplab", "sweeplab-bf16", "loop"}
+    assert "calibration" in saved["arms"]["sweeplab"]
+    assert results["ratio_bf16"] > 0
     for arm in saved["arms"].values():
         assert [t["number"] for t in arm["trials"]] == [0, 1, 2]
         assert all(0.0 <= t["test_accuracy"] <= 1.0 for t in arm["trials"])
@@ -81,6 +83,7 @@ def test_ofat_bench_runs_both_arms_and_writes_results(ofat: ModuleType, tmp_path
     table = (tmp_path / "ofat-cpu-t.md").read_text()
     assert "| sweeplab |" in table
     assert "Speedup" in table
+    assert "bfloat16" in table
 
 
 @pytest.mark.slow
