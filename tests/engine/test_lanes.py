@@ -137,6 +137,8 @@ def test_lane_groups_takes_the_groups_a_second_thread_does_not_speed_up(
     groups = [big, *[[m] for m in small]]
     cal = _calibration([1.8, 1.8, 1.6, 1.05])
     monkeypatch.setattr(lanes_module, "calibration", lambda device: cal)
+    monkeypatch.setattr(lanes_module, "other_load", lambda: 0.0)
+    monkeypatch.setattr(lanes_module.os, "cpu_count", lambda: 2)
     cpu = torch.device("cpu")
     lanes, chosen = lane_groups(groups, 784, 10, 52_500, cpu)
     assert lanes == 2
@@ -144,6 +146,10 @@ def test_lane_groups_takes_the_groups_a_second_thread_does_not_speed_up(
     assert lane_groups(groups, 784, 10, 52_500, cpu) == (lanes, chosen)  # deterministic
     # a few seconds of work does not pay for starting workers
     assert lane_groups(groups, 784, 10, 500, cpu) == (0, [])
+    # another process (a second worker of the study) keeps a core busy: no lanes
+    monkeypatch.setattr(lanes_module, "other_load", lambda: 1.0)
+    assert lane_groups(groups, 784, 10, 52_500, cpu) == (0, [])
+    monkeypatch.setattr(lanes_module, "other_load", lambda: 0.0)
     # lanes that gain nothing, one thread, or lanes never measured: no lanes
     monkeypatch.setattr(lanes_module, "calibration", lambda d: _calibration([1.05] * 4))
     assert lane_groups(groups, 784, 10, 52_500, cpu) == (0, [])

@@ -44,6 +44,7 @@ import torch
 
 from sweeplab.engine._calibrate import Calibration, calibration, step_work
 from sweeplab.engine._data import GroupData
+from sweeplab.engine._device import other_load
 from sweeplab.engine._epochs import EndCallback, EpochCallback
 from sweeplab.engine._member import MemberSpec
 from sweeplab.engine._retry import train_group_splitting
@@ -123,10 +124,12 @@ def lane_groups(
     A group goes to a lane when :func:`lane_gain` at its step size is at least
     :data:`LANE_GAIN`. ``rows`` is the training rows per epoch. Off the CPU or
     POSIX, without measured lanes (one thread, or ``SWEEPLAB_CALIBRATION=off``),
-    or when fewer than two groups gain or they would take less than
-    :data:`LANE_MIN_S`, it is ``(0, [])``: every group trains in this process.
-    The answer depends only on the groups and the machine's cached
-    calibration, so it is the same on every run.
+    when fewer than two groups gain or they would take less than
+    :data:`LANE_MIN_S`, or when other processes (another worker of the study,
+    say) keep all but one core busy, it is ``(0, [])``: every group trains in
+    this process. Lanes never outnumber the cores other processes leave free.
+    Which groups gain depends only on the groups and the machine's cached
+    calibration; a lane trains with one thread, which its records say.
     """
     if device.type != "cpu" or os.name != "posix":
         return 0, []
@@ -142,7 +145,12 @@ def lane_groups(
             chosen[g] = _seconds(cal, members, work, rows)
     if len(chosen) < 2 or sum(chosen.values()) < LANE_MIN_S:
         return 0, []
-    return cal.lanes, sorted(chosen, key=lambda g: (-chosen[g], g))
+    busy = other_load()  # other workers of this study, or other programs
+    free = cal.lanes if busy is None else int((os.cpu_count() or 1) - busy + 0.5)
+    lanes = min(cal.lanes, free)
+    if lanes < 2:
+        return 0, []
+    return lanes, sorted(chosen, key=lambda g: (-chosen[g], g))
 
 
 def _save(data: GroupData, path: Path) -> None:
