@@ -254,6 +254,15 @@ def append_index(root: Path, records: list[tuple[TrialRecord, dict[str, Any]]]) 
             _append_summary(root, record)
 
 
+def _record(data: dict[str, Any]) -> TrialRecord:
+    """A record from an index line's fields; fields it does not know (a newer
+    version's) are dropped, which the fast path pays for only when there are some."""
+    try:
+        return TrialRecord(**data)
+    except TypeError:
+        return TrialRecord(**{k: v for k, v in data.items() if k in _FIELDS})
+
+
 def read_index(root: Path) -> dict[int, TrialRecord]:
     """The records ``index.jsonl`` holds, by trial number (a later line wins).
 
@@ -269,16 +278,18 @@ def read_index(root: Path) -> dict[int, TrialRecord]:
         fh = path.open("rb")
     except FileNotFoundError:
         return out
+    loads = json.loads
     with fh:
         for line in fh:
             try:
-                data = _unpack(json.loads(line), groups)
-                record = TrialRecord(**{k: v for k, v in data.items() if k in _FIELDS})
-            except (ValueError, TypeError):
+                data = _unpack(loads(line), groups)
+                stat = data.pop(_STAT, None)
+                record = _record(data)
+            except (ValueError, TypeError, AttributeError):
                 _log.info("skipping an unreadable line of %s", path)
                 continue
             out[record.number] = record
-            stats[record.number] = data.get(_STAT)
+            stats[record.number] = stat
     for number, stat in stats.items():
         if stat is None or _record_stat(root, number) != stat:
             del out[number]
