@@ -167,8 +167,12 @@ def rewrite_summary(root: Path, records: Iterable[TrialRecord]) -> None:
 @contextmanager
 def _locked(root: Path) -> Iterator[IO[bytes]]:
     """``index.jsonl`` opened for appending under an exclusive ``flock``."""
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / INDEX_FILE).open("a+b") as fh:
+    try:
+        fh = (root / INDEX_FILE).open("a+b")
+    except FileNotFoundError:  # a new study folder: made here, not checked per trial
+        root.mkdir(parents=True, exist_ok=True)
+        fh = (root / INDEX_FILE).open("a+b")
+    with fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield fh
