@@ -142,3 +142,25 @@ def test_a_record_edited_after_indexing_is_read_from_its_file(tmp_path: Path) ->
     last = json.loads((folder.root / "index.jsonl").read_text().splitlines()[-1])
     assert (last["number"], last["objective"]) == (1, 0.99), "sync indexes the edited record"
     assert [r.objective for r in folder.records()] == [0.5, 0.99, 0.52]
+
+
+def test_a_torn_line_in_the_middle_costs_only_its_own_trial(tmp_path: Path) -> None:
+    """The index is parsed as one array when every line is whole; a line cut short
+    anywhere (inside a string, between keys) or garbage leaves out that trial alone."""
+    from sweeplab.store._index import read_index
+
+    folder = StudyDir(tmp_path / "s")
+    for n in range(6):
+        folder.write_trial(_record(n, label=f"trial {n}"), [], None)
+    index = folder.root / "index.jsonl"
+    whole = index.read_text().splitlines(keepends=True)
+    assert sorted(read_index(folder.root)) == list(range(6))
+    in_string = whole[1][: whole[1].index('"label": "') + 13] + "\n"
+    between_keys = whole[3][: whole[3].index(', "n_val"')] + "\n"
+    index.write_text(
+        whole[0] + in_string + whole[2] + between_keys + "\x00\x00\n" + whole[4] + whole[5]
+    )
+    got = read_index(folder.root)
+    assert sorted(got) == [0, 2, 4, 5]
+    assert got[2] == _record(2, label="trial 2")
+    assert [r.number for r in folder.records()] == list(range(6)), "the rest from record.json"

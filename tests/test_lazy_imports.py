@@ -107,3 +107,46 @@ def test_a_broken_cache_falls_back_to_scikit_learn(tmp_path: Path) -> None:
     (cached,) = (tmp_path / "sklearn").glob("wine-*.npz")
     cached.write_bytes(b"not a zip file")
     assert load_dataset("wine", cache_dir=tmp_path).fingerprint == good.fingerprint
+
+
+def test_status_imports_neither_numpy_nor_a_heavy_library(tmp_path: Path) -> None:
+    """``sweeplab status`` ranks and prints from the index with the standard library:
+    at 10,000 trials importing numpy was a tenth of its time."""
+    from sweeplab.store import StudyDir, TrialRecord, write_json, write_text
+    from tests.conftest import make_spec
+
+    folder = StudyDir(tmp_path / "small")
+    write_text(folder.spec_file, make_spec("small", study={"repeats": 2}).to_toml())
+    write_json(folder.provenance, {"data": {"name": "iris", "n_val": 15}})
+    for n in range(4):  # two configurations, two seeds each: the ranking's repeat path
+        folder.write_trial(
+            TrialRecord(
+                number=n,
+                state="complete",
+                params={"units": 8, "lr": 1e-2 * (1 + n // 2)},
+                seed=n,
+                point_key=f"p{n // 2}#{n % 2}",
+                objective=0.5 + 0.1 * n,
+                val={"accuracy": 0.5 + 0.1 * n},
+                n_val=15,
+            ),
+            [],
+            None,
+        )
+    code = (
+        "import sys\nfrom sweeplab.cli import app\n"
+        f"sys.argv = ['sweeplab', 'status', {str(folder.root)!r}]\n"
+        "try:\n    app()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code"
+    )
+    names = "sorted({m.split('.')[0] for m in sys.modules})"
+    path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+    res = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport json\nprint(json.dumps({names}))"],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "small" in res.stdout
+    assert set(json.loads(res.stdout.splitlines()[-1])) & {*HEAVY, "numpy"} == set()

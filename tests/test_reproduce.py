@@ -171,3 +171,29 @@ def test_reproduce_restores_the_recorded_thread_count(
     monkeypatch.setattr(_reproduce, "train_group", spy)
     reproduce(str(copy), best=True)
     assert seen == [7]
+
+
+def test_a_group_member_without_a_record_is_rebuilt_from_the_storage(tmp_path: Path) -> None:
+    """A sampled trial's seed is not stored: a group member whose record is gone is
+    re-trained from the storage's config and the seed its number gives, bit for bit."""
+    import shutil
+
+    from sweeplab.engine import derive_seed
+
+    spec = make_spec(
+        "repro-gone",
+        params={"epochs": 2},
+        search={"trials": 4, "group_size": 4, "space": {"lr": {"low": 1e-3, "high": 1e-1}}},
+    )
+    study = sweeplab.run(spec, runs_dir=tmp_path)
+    records = study.records()
+    assert {r.group_size for r in records} == {4}
+    # The seed reproduce derives is the one each trial trained with.
+    assert all(r.seed == derive_seed(spec.study.seed, r.number) for r in records)
+    journal = (study.dir.root / "optuna.log").read_text()
+    assert "sweeplab.config" in journal
+    assert "sweeplab.seed" not in journal
+    shutil.rmtree(study.dir.trial(0))
+    report = reproduce(str(study.dir.root), trials=[1, 2, 3])
+    assert report.ok, report.mismatches
+    assert report.checked == 3

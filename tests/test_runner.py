@@ -257,3 +257,21 @@ def test_timeout_stops_between_batches_and_resume_continues(runs: Path) -> None:
     again = sweeplab.run(spec, runs_dir=runs).records()
     assert len(again) == 6
     assert [r.to_dict() for r in again[:2]] == [r.to_dict() for r in first]
+
+
+def test_a_sampled_trial_is_created_with_its_owner_in_one_journal_write(runs: Path) -> None:
+    """Five journal writes per sampled trial besides its epochs' reports (each fsynced):
+    created RUNNING with its owner, two suggestions, config, tell; the owner is never a
+    write of its own, and the seed (its number gives it) is not stored."""
+    spec = make_spec("owned", search={"trials": 5, "space": {"lr": [1e-3, 1e-2], "units": [4, 8]}})
+    sweeplab.run(spec, runs_dir=runs)
+    logs = [json.loads(line) for line in (runs / "owned" / "optuna.log").read_text().splitlines()]
+    creates = [log for log in logs if log["op_code"] == 4]
+    assert len(creates) == 5
+    assert all(log["user_attrs"]["sweeplab.owner"] for log in creates)
+    assert all(log["state"] == 0 for log in creates)  # RUNNING from the first write
+    own_writes = [log for log in logs if "sweeplab.owner" in log.get("user_attr", {})]
+    assert own_writes == []
+    reported = 7  # set_trial_intermediate_value: one per epoch, for the pruner and dashboard
+    per_trial = [log for log in logs if log["op_code"] != reported and log["op_code"] > 0]
+    assert len(per_trial) == 5 * 5

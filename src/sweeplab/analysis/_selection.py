@@ -33,8 +33,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from sweeplab.store import TrialRecord
 
 __all__ = [
@@ -210,16 +208,18 @@ def config_scores(records: Sequence[TrialRecord], *, metric: str, n_val: int | N
                 )
             )
             continue
-        vals = np.array([float(r.objective) for r in members])  # type: ignore[arg-type]
-        k = vals.size
-        between = float(vals.std(ddof=1)) / math.sqrt(k)
+        # Plain floats, not numpy: ``sweeplab status`` ranks without importing numpy.
+        vals = [float(r.objective) for r in members]  # type: ignore[arg-type]
+        k = len(vals)
+        mean = math.fsum(vals) / k
+        between = math.sqrt(math.fsum((v - mean) ** 2 for v in vals) / (k - 1)) / math.sqrt(k)
         own = [trial_se(r, n_val, metric=metric) for r in members]
         if all(s is not None for s in own):
-            within = math.sqrt(float(np.mean(np.square(np.array(own, dtype=float)))))
+            within = math.sqrt(math.fsum(float(s) ** 2 for s in own) / k)  # type: ignore[arg-type]
             se, basis = math.sqrt(between**2 + within**2), f"{k} seeds"
         else:
             se, basis = between, f"{k} seeds only"
-        out.append(Score(tuple(r.number for r in members), float(vals.mean()), se, basis))
+        out.append(Score(tuple(r.number for r in members), mean, se, basis))
     return sorted(out, key=lambda s: s.trial)
 
 

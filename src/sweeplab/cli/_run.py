@@ -157,9 +157,9 @@ def run(
         finally:
             progress.stop()
     elapsed = time.perf_counter() - start
-    print_status(study, top=5)
-    out.print(f"done in {elapsed:.1f}s; results in {study.dir.root}")
     records = study.records()
+    print_status(study, top=5, records=records)
+    out.print(f"done in {elapsed:.1f}s; results in {study.dir.root}")
     failed = [r for r in records if r.state == "failed"]
     if failed and len(failed) == len(records):
         err.print(f"every trial failed, e.g. trial {failed[0].number}: {failed[0].reason}")

@@ -17,14 +17,20 @@ from sweeplab.cli._app import err, out
 from sweeplab.errors import StudyError
 
 if TYPE_CHECKING:
-    from sweeplab.store import Study
+    from sweeplab.store import Study, TrialRecord
 
-__all__ = ["feasibility_line", "fmt", "open_study", "print_status"]
+__all__ = ["feasibility_line", "fmt", "open_records", "open_study", "print_status"]
 
 
 def open_study(target: Path, runs_dir: Path) -> Any:
     """The study in directory ``target``, or the one a study file ``target`` names under
     ``runs_dir``; a :class:`StudyError` if it does not exist."""
+    return open_records(target, runs_dir)[0]
+
+
+def open_records(target: Path, runs_dir: Path) -> tuple[Any, list[Any]]:
+    """:func:`open_study` and the records it read: a command that shows them reads the
+    index once, not twice (at 10,000 trials one read is about half a second)."""
     from sweeplab.store import load_study
 
     if target.is_file():
@@ -34,7 +40,7 @@ def open_study(target: Path, runs_dir: Path) -> Any:
     if not target.exists():
         raise StudyError(f"study directory must exist, but {target} was not found")
     study = load_study(target)
-    study.records()  # moves unreadable records to quarantine/, so they are listed next
+    records = study.records()  # moves unreadable records to quarantine/, listed next
     damaged = study.damaged()
     if damaged:
         numbers = ", ".join(str(d.number) for d in damaged)
@@ -44,7 +50,7 @@ def open_study(target: Path, runs_dir: Path) -> Any:
             "again when the study resumes",
             highlight=False,
         )
-    return study
+    return study, records
 
 
 def fmt(value: Any) -> str:
@@ -66,18 +72,21 @@ def feasibility_line(records: list[Any]) -> str:
     )
 
 
-def print_status(study: Any, top: int | None) -> None:
+def print_status(study: Any, top: int | None, records: list[Any] | None = None) -> None:
     """Print the trials table, best first (only the best ``top`` if given), the best trial,
-    whether it is inside the noise, and the confirmed winner if there is one."""
+    whether it is inside the noise, and the confirmed winner if there is one.
+
+    ``records`` are the study's records if the caller has read them already."""
     spec = study.spec
+    if records is None:
+        records = study.records()
     if spec.objective is not None:
-        for item in _objective_status(study, top):
+        for item in _objective_status(study, top, records):
             out.print(item)
         return
     from sweeplab.analysis import rank_with_noise, trial_scores
     from sweeplab.store import best_record, provenance_n_val, read_confirmation
 
-    records = study.records()
     searched = list(spec.search.space) or ["lr", "units", "batch_size", "epochs"]
     for cfg in spec.search.configs:
         searched += [k for k in cfg if k not in searched]
@@ -163,7 +172,9 @@ def print_status(study: Any, top: int | None) -> None:
         )
 
 
-def _objective_status(study: Study, top: int | None) -> list[Table | str]:
+def _objective_status(
+    study: Study, top: int | None, records: list[TrialRecord]
+) -> list[Table | str]:
     """Renderables for ``sweeplab status`` of an objective study: its trials by first value
     and, with several objectives, the Pareto front."""
     from sweeplab.analysis import pareto_front
@@ -172,7 +183,6 @@ def _objective_status(study: Study, top: int | None) -> list[Table | str]:
 
     spec = study.spec
     directions = directions_of(spec)
-    records = study.records()
     names: list[str] = []
     for r in records:
         names += [k for k in r.params if k not in names]

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from sweeplab.cli._app import app, out, user_errors
-from sweeplab.cli._show import fmt, open_study, print_status
+from sweeplab.cli._show import fmt, open_records, print_status
 
 __all__ = ["status"]
 
@@ -32,11 +32,11 @@ def status(
 ) -> None:
     """Show a study's trials, best first; with --watch, live, with the trials training now."""
     with user_errors():
-        opened = open_study(study, runs_dir)
+        opened, records = open_records(study, runs_dir)
         if watch:
             _watch(opened, top or 10, interval, count)
         else:
-            print_status(opened, top=top)
+            print_status(opened, top=top, records=records)
 
 
 def _live_view(study: Any, top: int) -> Any:

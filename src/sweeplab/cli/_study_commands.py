@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sweeplab.cli._app import app, err, out, user_errors
-from sweeplab.cli._show import fmt, open_study
+from sweeplab.cli._show import fmt, open_records, open_study
 from sweeplab.errors import SpecError
 
 __all__ = [
@@ -76,8 +76,10 @@ def export(
 ) -> None:
     """Export the summary table (one row per trial) as CSV, Parquet or JSON."""
     with user_errors():
-        opened = open_study(study, runs_dir)
-        frame = opened.trials()
+        from sweeplab.store import summary_frame
+
+        opened, records = open_records(study, runs_dir)
+        frame = summary_frame(records)
         target = output or opened.dir.root / f"summary.{fmt.value}"
         if fmt is ExportFormat.csv:
             frame.to_csv(target, index=False)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import functools
 import io
 import json
 import logging
@@ -63,21 +64,33 @@ def _depth(r: TrialRecord) -> int:
     return int(r.params.get("depth", 1))
 
 
+@functools.cache
+def _param_columns(depth_max: int) -> tuple[tuple[str, int], ...]:
+    """The parameter columns of a study whose deepest trial has ``depth_max`` layers,
+    each with the layer it needs (0 for a parameter every trial has); worked out once
+    per depth, not once per row (the summary of 10,000 trials builds 10,000 rows)."""
+    out = []
+    for name in _PARAM_ORDER:
+        if name.startswith("units") and name[5:].isdigit():
+            layer = int(name[5:])
+            if layer <= min(depth_max, MAX_DEPTH):
+                out.append((name, layer))
+        else:
+            out.append((name, 0))
+    return tuple(out)
+
+
 def summary_row(r: TrialRecord, depth_max: int) -> dict[str, Any]:
     """One trial's row: parameters (``units1..units{depth_max}``), metrics, state, duration."""
     row: dict[str, Any] = {"trial": r.number, "state": r.state, "label": r.label}
-    depth = _depth(r)
-    if "depth" not in r.params:
+    params = r.params
+    if "depth" not in params:
         # A user's own objective: its parameters are whatever it suggested.
-        row.update(r.params)
-    for name in _PARAM_ORDER if "depth" in r.params else ():
-        if name.startswith("units") and name[5:].isdigit():
-            layer = int(name[5:])
-            if layer > min(depth_max, MAX_DEPTH):
-                continue
-            row[name] = r.params.get(name) if layer <= depth else None
-        else:
-            row[name] = r.params.get(name)
+        row.update(params)
+    else:
+        depth = int(params["depth"])
+        for name, layer in _param_columns(depth_max):
+            row[name] = params.get(name) if layer <= depth else None
     row.update(
         {
             "seed": r.seed,
@@ -154,8 +167,12 @@ def rewrite_summary(root: Path, records: Iterable[TrialRecord]) -> None:
 @contextmanager
 def _locked(root: Path) -> Iterator[IO[bytes]]:
     """``index.jsonl`` opened for appending under an exclusive ``flock``."""
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / INDEX_FILE).open("a+b") as fh:
+    try:
+        fh = (root / INDEX_FILE).open("a+b")
+    except FileNotFoundError:  # a new study folder: made here, not checked per trial
+        root.mkdir(parents=True, exist_ok=True)
+        fh = (root / INDEX_FILE).open("a+b")
+    with fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             yield fh
@@ -254,6 +271,40 @@ def append_index(root: Path, records: list[tuple[TrialRecord, dict[str, Any]]]) 
             _append_summary(root, record)
 
 
+def _record(data: dict[str, Any]) -> TrialRecord:
+    """A record from an index line's fields; fields it does not know (a newer
+    version's) are dropped, which the fast path pays for only when there are some."""
+    try:
+        return TrialRecord(**data)
+    except TypeError:
+        return TrialRecord(**{k: v for k, v in data.items() if k in _FIELDS})
+
+
+def _parsed_lines(raw: bytes) -> list[Any]:
+    """Each non-blank line of ``raw`` parsed (``None`` for one that is not JSON).
+
+    Every line whole (the usual case): one ``json.loads`` of the lines as an
+    array, a fifth faster than a call per line. Only when that array has one
+    element per line is it used; a line a crash cut short makes it fail (or
+    merge with the next lines, so fewer elements) and the lines are parsed
+    one by one instead.
+    """
+    lines = [line for line in raw.split(b"\n") if line.strip()]
+    try:
+        parsed = json.loads(b"[" + b",".join(lines) + b"]")
+        if isinstance(parsed, list) and len(parsed) == len(lines):
+            return parsed
+    except ValueError:
+        pass
+    out: list[Any] = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            out.append(None)
+    return out
+
+
 def read_index(root: Path) -> dict[int, TrialRecord]:
     """The records ``index.jsonl`` holds, by trial number (a later line wins).
 
@@ -266,19 +317,19 @@ def read_index(root: Path) -> dict[int, TrialRecord]:
     groups: dict[str, list[int]] = {}
     stats: dict[int, list[int] | None] = {}
     try:
-        fh = path.open("rb")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return out
-    with fh:
-        for line in fh:
-            try:
-                data = _unpack(json.loads(line), groups)
-                record = TrialRecord(**{k: v for k, v in data.items() if k in _FIELDS})
-            except (ValueError, TypeError):
-                _log.info("skipping an unreadable line of %s", path)
-                continue
-            out[record.number] = record
-            stats[record.number] = data.get(_STAT)
+    for data in _parsed_lines(raw):
+        try:
+            data = _unpack(data, groups)
+            stat = data.pop(_STAT, None)
+            record = _record(data)
+        except (ValueError, TypeError, AttributeError):
+            _log.info("skipping an unreadable line of %s", path)
+            continue
+        out[record.number] = record
+        stats[record.number] = stat
     for number, stat in stats.items():
         if stat is None or _record_stat(root, number) != stat:
             del out[number]

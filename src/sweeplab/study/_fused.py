@@ -41,6 +41,7 @@ from sweeplab.search import (
 )
 from sweeplab.spec import StudySpec, TrainParams
 from sweeplab.store import is_disk_full
+from sweeplab.study._ask import ask_owned
 from sweeplab.study._bridge import (
     fold_members,
     group_data,
@@ -190,13 +191,13 @@ class FusedSource(TrialSource):
         asked = [self._ask_point(runner, point) for point in pending[:n]]
         if self.strategy not in DESIGN_STRATEGIES:
             for _ in range(n - len(asked)):
-                trial = runner.study.ask()
+                trial = ask_owned(runner.study, runner.owner)
                 chosen = suggest(trial, self.spec.search.space, self.spec.params)
                 params = TrainParams.model_validate({**self.spec.params.model_dump(), **chosen})
                 seed = derive_seed(self.spec.study.seed, trial.number)
-                trial.set_user_attr(ATTR_OWNER, runner.owner)
+                # The seed follows from the trial's number: not stored (one fsynced
+                # journal write a trial less); reproduce derives it the same way.
                 trial.set_user_attr(ATTR_CONFIG, params.flat())
-                trial.set_user_attr(ATTR_SEED, seed)
                 asked.append(self._running(trial, params, seed, None))
         return asked
 

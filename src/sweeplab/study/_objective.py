@@ -23,11 +23,11 @@ from sweeplab.engine import derive_seed
 from sweeplab.search import make_pruner, make_sampler
 from sweeplab.spec import StudySpec, directions_of, load_callable
 from sweeplab.store import is_disk_full
+from sweeplab.study._ask import ask_owned
 from sweeplab.study._budget import study_budget
 from sweeplab.study._loop import (
     ATTR_CONFIG,
     ATTR_INTERRUPTED,
-    ATTR_OWNER,
     ATTR_POINT,
     Runner,
     Running,
@@ -137,8 +137,7 @@ class ObjectiveSource(TrialSource):
     def ask(self, runner: Runner, n: int) -> list[Running]:
         asked = []
         for _ in range(n):
-            trial = runner.study.ask()
-            trial.set_user_attr(ATTR_OWNER, runner.owner)
+            trial = ask_owned(runner.study, runner.owner)
             seed = derive_seed(self.spec.study.seed, trial.number)
             asked.append(Running(trial, {}, seed))
         return asked

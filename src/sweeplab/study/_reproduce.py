@@ -18,7 +18,14 @@ from typing import Any
 import optuna
 import torch
 
-from sweeplab.engine import EpochCallback, MemberResult, MemberSpec, train_group, train_modules
+from sweeplab.engine import (
+    EpochCallback,
+    MemberResult,
+    MemberSpec,
+    derive_seed,
+    train_group,
+    train_modules,
+)
 from sweeplab.errors import DataError, RefusedError, SpecError, StudyError
 from sweeplab.spec import TrainParams, load_callable
 from sweeplab.store import (
@@ -131,7 +138,9 @@ def _group_members(
                 loaded = optuna.load_study(study_name=study.name, storage=storage)
                 storage_trials = {t.number: t for t in loaded.get_trials(deepcopy=False)}
             attrs = storage_trials[number].user_attrs
-            params, seed = attrs[ATTR_CONFIG], attrs[ATTR_SEED]
+            params = attrs[ATTR_CONFIG]
+            # A sampled trial's seed is not stored: it follows from its number.
+            seed = attrs.get(ATTR_SEED, derive_seed(study.spec.study.seed, number))
         spec = member_spec(TrainParams.model_validate(params), int(seed))
         members.append((number, spec, dict(params)))
     return members
