@@ -139,6 +139,7 @@ def test_measure_times_every_shape_with_each_thread_count(monkeypatch: pytest.Mo
     monkeypatch.setattr(_calibrate, "SHAPES", ((1, 2, 4), (2, 2, 8)))
     monkeypatch.setattr(_calibrate, "_STEPS", 1)
     monkeypatch.setattr(_calibrate, "_REPEATS", 1)
+    monkeypatch.setattr(_calibrate, "_MIN_S", 0.0)
     c = _calibrate.measure()
     counts = sorted({1, torch.get_num_threads()})
     assert len(c.points) == 2 * len(counts)
@@ -151,6 +152,7 @@ def test_measure_times_busy_lanes_with_probe_processes(monkeypatch: pytest.Monke
     monkeypatch.setattr(_calibrate, "SHAPES", ((1, 2, 4), (2, 2, 8)))
     monkeypatch.setattr(_calibrate, "_STEPS", 1)
     monkeypatch.setattr(_calibrate, "_REPEATS", 1)
+    monkeypatch.setattr(_calibrate, "_MIN_S", 0.0)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

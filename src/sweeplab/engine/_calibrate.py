@@ -74,7 +74,10 @@ SHAPES: tuple[tuple[int, int, int], ...] = (
 """(members, batch, hidden width) of the timed 784-w-w-10 Adam steps."""
 
 _STEPS = 4
-_REPEATS = 3
+"""At least this many steps per timing..."""
+_MIN_S = 0.03
+"""...and at least this long: a short timing of a sub-millisecond step is noise."""
+_REPEATS = 5
 _memo: dict[str, Calibration] = {}
 
 
@@ -195,9 +198,11 @@ def _time_step(members: int, batch: int, width: int, threads: int) -> float:
         times = []
         for _ in range(_REPEATS):
             start = time.perf_counter()
-            for _ in range(_STEPS):
+            steps = 0
+            while steps < _STEPS or time.perf_counter() - start < _MIN_S:
                 once()
-            times.append((time.perf_counter() - start) / _STEPS)
+                steps += 1
+            times.append((time.perf_counter() - start) / steps)
     finally:
         torch.set_num_threads(before)
     return statistics.median(times)
