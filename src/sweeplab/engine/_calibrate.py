@@ -7,7 +7,7 @@ thread and with torch's default, on this machine, once: the result is cached
 as JSON under ``$SWEEPLAB_CACHE_DIR`` (default ``~/.cache/sweeplab``), keyed by
 the CPU model, core count, torch version and default thread count, and read
 back by every later process, so decisions are deterministic for a given
-machine and cache. It takes about a second.
+machine and cache. It takes five to seven seconds on a 2-core machine.
 
 What it gives:
 
