@@ -49,11 +49,12 @@ def test_help_imports_no_heavy_library() -> None:
 
 def test_the_study_loop_loads_neither_scipy_nor_the_analysis() -> None:
     """`sweeplab run` needs the loop, the engine and the store; scipy (1.3 s to import)
-    comes with the analysis and W&B's distributions only where they are used."""
+    comes with the analysis and W&B's distributions only where they are used, pandas
+    with tabular data, scikit-learn with cross-validation folds."""
     code = "import sweeplab.study, sweeplab.cli._inputs, sweeplab.backends"
     loaded = _loaded_after(code)
     assert "torch" in loaded
-    assert "scipy" not in loaded
+    assert not loaded & {"scipy", "pandas", "sklearn", "matplotlib"}
     assert "sweeplab.analysis" not in _modules_after(code)
 
 
@@ -150,3 +151,17 @@ def test_status_imports_neither_numpy_nor_a_heavy_library(tmp_path: Path) -> Non
     assert res.returncode == 0, res.stderr
     assert "small" in res.stdout
     assert set(json.loads(res.stdout.splitlines()[-1])) & {*HEAVY, "numpy"} == set()
+
+
+def test_a_cached_built_in_set_is_split_without_scikit_learn_or_pandas(tmp_path: Path) -> None:
+    """The stratified split is written out (equal to scikit-learn's, tests/data), so a
+    cached built-in set loads and splits with numpy and torch alone."""
+    from sweeplab.data import load_dataset
+
+    load_dataset("iris", cache_dir=tmp_path, seed=4)  # fills the cache
+    code = (
+        "import pathlib\nfrom sweeplab.data import load_dataset\n"
+        f"ds = load_dataset('iris', cache_dir=pathlib.Path({str(tmp_path)!r}), seed=4)\n"
+        "assert ds.n_train > 0"
+    )
+    assert not _loaded_after(code) & {"sklearn", "pandas", "scipy"}

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from sweeplab.errors import DataError
 
@@ -64,11 +63,22 @@ def as_features(x: object, *, what: str) -> npt.NDArray[np.float64]:
     return result
 
 
+def _missing(y: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Which labels are missing; pandas (0.5 s to import) only for object labels."""
+    if y.dtype.kind in "iubUS":
+        return np.zeros(y.shape, dtype=bool)
+    if y.dtype.kind in "fc":
+        return np.asarray(np.isnan(y), dtype=bool)
+    import pandas as pd  # None, NaN, NaT, pd.NA among objects
+
+    return np.asarray(pd.isna(y), dtype=bool)
+
+
 def encode_labels(
     y: npt.NDArray[Any], *, what: str
 ) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
     """Encode labels of any type to ``0 .. C-1`` in sorted order; names are ``str(label)``."""
-    missing = np.asarray(pd.isna(y), dtype=bool).reshape(-1)
+    missing = _missing(np.asarray(y)).reshape(-1)
     if missing.any():
         raise DataError(
             f"{what} must have no missing values, but got {int(missing.sum())} "

@@ -85,22 +85,70 @@ def check_splittable(
 def split_indices(y: Indices, sizes: Sequence[int], *, seed: int) -> list[Indices]:
     """Stratified, seeded split of ``range(len(y))`` into parts of ``sizes``.
 
-    Uses scikit-learn's ``train_test_split`` (the last part is split off first),
+    Splits as scikit-learn's ``train_test_split(stratify=..., random_state=seed)``
+    does, bit for bit (the last part is split off first; :func:`_train_test_split`),
     then swaps single samples so that every part holds every class, which
     ``check_splittable`` guarantees is possible.
     """
-    from sklearn.model_selection import train_test_split  # ~1 s to import: only to split
-
     parts: list[Indices] = []
     rest = np.arange(len(y), dtype=np.int64)
     for size in reversed(sizes[1:]):
-        rest, part = train_test_split(
-            rest, test_size=size, stratify=_strata(y[rest]), random_state=seed, shuffle=True
-        )
+        rest, part = _train_test_split(rest, size, _strata(y[rest]), seed)
         parts.insert(0, np.asarray(part, dtype=np.int64))
     parts.insert(0, np.asarray(rest, dtype=np.int64))
     _cover_every_class(parts, y)
     return parts
+
+
+def _approximate_mode(
+    counts: npt.NDArray[np.int64], draws: int, rng: np.random.RandomState
+) -> npt.NDArray[np.int64]:
+    """scikit-learn's ``_approximate_mode``: per-class draws, ties broken by ``rng``."""
+    continuous = counts / counts.sum() * draws
+    floored = np.floor(continuous)
+    need = int(draws - floored.sum())
+    if need > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (inds,) = np.where(remainder == value)
+            add = min(len(inds), need)
+            floored[rng.choice(inds, size=add, replace=False)] += 1
+            need -= add
+            if need == 0:
+                break
+    return np.asarray(floored, dtype=np.int64)
+
+
+def _train_test_split(
+    rows: Indices, n_test: int, strata: Indices, seed: int
+) -> tuple[Indices, Indices]:
+    """``train_test_split(rows, test_size=n_test, stratify=strata, random_state=seed)``.
+
+    The algorithm of scikit-learn's ``StratifiedShuffleSplit`` (stable since
+    0.24; ``tests/data/test_split_exact.py`` checks it against scikit-learn on
+    thousands of cases), written out so that loading a built-in dataset does
+    not import scikit-learn and scipy (1.5-3 s of a cold ``sweeplab run``).
+    """
+    n_train = len(rows) - n_test
+    _, inverse = np.unique(strata, return_inverse=True)
+    counts = np.bincount(inverse)
+    if counts.min() < 2 or n_train < len(counts) or n_test < len(counts):
+        raise DataError(
+            f"a stratified split of {len(rows)} samples in {len(counts)} classes into "
+            f"{n_train} and {n_test} must leave every class 2 samples and each part one "
+            "sample per class, but it cannot"
+        )
+    by_class = np.split(np.argsort(inverse, kind="mergesort"), np.cumsum(counts)[:-1])
+    rng = np.random.RandomState(seed)
+    n_i = _approximate_mode(counts, n_train, rng)
+    t_i = _approximate_mode(counts - n_i, n_test, rng)
+    train: list[int] = []
+    test: list[int] = []
+    for i in range(len(counts)):
+        shuffled = by_class[i].take(rng.permutation(counts[i]), mode="clip")
+        train.extend(shuffled[: n_i[i]])
+        test.extend(shuffled[n_i[i] : n_i[i] + t_i[i]])
+    return rows[rng.permutation(train)], rows[rng.permutation(test)]
 
 
 def _strata(y: Indices) -> Indices:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from sweeplab.data._raw import RawData, encode_labels, one_line
 from sweeplab.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TABULAR_DATASETS", "load_tabular"]
 
@@ -24,6 +26,8 @@ def load_tabular(kind: str, *, path: str | os.PathLike[str] | None, target: str 
     Every other column is a feature and must be numeric and finite. Labels of
     any type are encoded in sorted order and named ``str(label)``.
     """
+    import pandas as pd  # only tabular data pays for pandas
+
     if path is None:
         raise DataError(f"data.path is required for dataset {kind!r}")
     if target is None:
@@ -61,6 +65,8 @@ def load_tabular(kind: str, *, path: str | os.PathLike[str] | None, target: str 
 
 
 def _read_csv(file: Path) -> pd.DataFrame:
+    import pandas as pd  # only tabular data pays for pandas
+
     try:
         return pd.read_csv(file)
     except (
@@ -77,6 +83,8 @@ def _read_csv(file: Path) -> pd.DataFrame:
 
 
 def _read_parquet(file: Path) -> pd.DataFrame:
+    import pandas as pd  # only tabular data pays for pandas
+
     try:
         import pyarrow
     except ImportError as exc:
@@ -93,6 +101,8 @@ def _read_parquet(file: Path) -> pd.DataFrame:
 
 
 def _feature(series: pd.Series[Any], *, column: str, file: str) -> npt.NDArray[np.float64]:
+    import pandas as pd  # only tabular data pays for pandas
+
     if pd.api.types.is_bool_dtype(series.dtype):
         series = series.astype("float64")
     numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_complex_dtype(
