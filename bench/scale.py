@@ -194,7 +194,7 @@ def reads(n: int, work: Path) -> dict[str, float]:
     cli = [sys.executable, "-m", "sweeplab"]
     report_s, report_mb = child([*cli, "report", root], work)
     return {
-        "status_s": median_child([*cli, "status", root, "--top", "10"], work),
+        "status_s": median_child([*cli, "status", root], work),
         "report_s": report_s,
         "report_peak_mb": report_mb,
         "export_s": median_child(

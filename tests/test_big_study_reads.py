@@ -136,3 +136,17 @@ def test_report_reads_no_record_and_a_bounded_sample_of_curves(
     assert seen["curves.csv"] <= MAX_CURVES + 3 < N
     assert seen["confusion.json"] <= 1
     assert (tmp_path / "report" / "report.html").is_file()
+
+
+def test_status_of_a_big_study_shows_its_best_rows_unless_asked_for_all(big_study: Path) -> None:
+    """A 2,000-row table takes seconds to draw and is read by nobody: the best 20, and a
+    line that says so; --all and --top N still show what they say."""
+    default = CliRunner().invoke(app, ["status", str(big_study)])
+    assert default.exit_code == 0, default.output
+    assert "the best 20 of 2000 trials; --top N or --all for more" in default.output
+    every = CliRunner().invoke(app, ["status", str(big_study), "--all"], terminal_width=200)
+    assert every.exit_code == 0, every.output
+    assert "or --all for more" not in every.output
+    assert every.output.count(" complete ") >= 1900
+    top = CliRunner().invoke(app, ["status", str(big_study), "--top", "5"])
+    assert "the best 5 of 2000 trials" in top.output

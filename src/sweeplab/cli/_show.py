@@ -136,6 +136,11 @@ def print_status(study: Any, top: int | None, records: list[Any] | None = None) 
             f"{r.duration_s:.1f}",
         )
     out.print(table)
+    if len(shown) < len(ranked):
+        out.print(
+            f"the best {len(shown)} of {len(ranked)} trials; --top N or --all for more",
+            highlight=False,
+        )
     if any(r.constraints is not None for r in records):
         out.print(feasibility_line(records))
     best = best_record(records, maximize=spec.direction == "maximize")

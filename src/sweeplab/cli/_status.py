@@ -16,14 +16,26 @@ from rich.table import Table
 from sweeplab.cli._app import app, out, user_errors
 from sweeplab.cli._show import fmt, open_records, print_status
 
-__all__ = ["status"]
+__all__ = ["DEFAULT_TOP", "SHOW_ALL_UP_TO", "status"]
+
+SHOW_ALL_UP_TO = 50
+"""A study with more trials shows only its best :data:`DEFAULT_TOP` unless ``--all``
+(a 10,000-row table takes half a minute to draw and nobody reads it)."""
+DEFAULT_TOP = 20
 
 
 @app.command()
 def status(
     study: Annotated[Path, typer.Argument(help="A study directory, or its study file.")],
     runs_dir: Annotated[Path, typer.Option(help="Where study directories live.")] = Path("runs"),
-    top: Annotated[int | None, typer.Option(help="Show only the best N trials.")] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Show only the best N trials (default: all up to {SHOW_ALL_UP_TO}, "
+            f"else the best {DEFAULT_TOP})."
+        ),
+    ] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Show every trial.")] = False,
     watch: Annotated[
         bool, typer.Option("--watch", "-w", help="Refresh a live table until Ctrl-C.")
     ] = False,
@@ -36,6 +48,8 @@ def status(
         if watch:
             _watch(opened, top or 10, interval, count)
         else:
+            if top is None and not show_all and len(records) > SHOW_ALL_UP_TO:
+                top = DEFAULT_TOP
             print_status(opened, top=top, records=records)
 
 
