@@ -134,8 +134,13 @@ tensorboard = false
 
 
 def _env() -> dict[str, str]:
+    """The environment of every timed command: a user's, so Python caches bytecode
+    (a sandbox that sets PYTHONDONTWRITEBYTECODE would make each fresh process
+    compile sweeplab's sources again, while site-packages come precompiled)."""
     path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
-    return {**os.environ, "PYTHONPATH": path}
+    env = {**os.environ, "PYTHONPATH": path}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def child(args: list[str], cwd: Path) -> tuple[float, float]:
