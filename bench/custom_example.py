@@ -27,12 +27,9 @@ The ratio is loop wall / sweeplab wall (> 1: sweeplab is faster). Results go to
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +44,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from command import sweeplab_command, timed, write_results  # noqa: E402
 from plain import evaluate  # noqa: E402
 
 from engine import hardware  # noqa: E402
@@ -62,17 +60,10 @@ STUDY = ROOT / "examples" / "custom_model.toml"
 def run_sweeplab(study: Path, overrides: Sequence[str], runs_dir: Path) -> dict[str, Any]:
     """``sweeplab run`` in a fresh process: its wall time and its complete records."""
     spec = load_spec(study, overrides)
-    cmd = [sys.executable, "-m", "sweeplab", "run", str(study), "--runs-dir", str(runs_dir), "-q"]
+    cmd = sweeplab_command("run", str(study), "--runs-dir", str(runs_dir), "-q")
     for o in overrides:
         cmd += ["--set", o]
-    env = dict(os.environ)
-    src = str(ROOT / "src")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    wall = timed(cmd)
     study_run = load_study(runs_dir / spec.study.name)
     fingerprint = read_provenance(study_run.dir.provenance)["data"]["fingerprint"]
     records = sorted(study_run.records(), key=lambda r: r.number)
@@ -236,10 +227,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"{fused['mean_accuracy']:.4f} loop {loop['mean_accuracy']:.4f}",
         flush=True,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n")
-    Path(f"{args.out}.md").write_text(markdown(results))
-    print(f"wrote {args.out}.md and .json")
+    write_results(args.out, results, markdown(results))
     return results
 
 

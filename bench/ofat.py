@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from command import sweeplab_command, timed, write_results  # noqa: E402
 from plain import train_plain  # noqa: E402
 
 from engine import hardware  # noqa: E402
@@ -68,21 +67,14 @@ def run_sweeplab(
 ) -> dict[str, Any]:
     """``sweeplab run`` in a subprocess: wall time and the per-trial records."""
     spec = load_spec(study, overrides)
-    cmd = [sys.executable, "-m", "sweeplab", "run", str(study), "--runs-dir", str(runs_dir), "-q"]
+    cmd = sweeplab_command("run", str(study), "--runs-dir", str(runs_dir), "-q")
     for o in overrides:
         cmd += ["--set", o]
     if limit is not None:
         cmd += ["--set", f"search.trials={limit}"]
     if device:
         cmd += ["--device", device]
-    env = dict(os.environ)
-    src = str(ROOT / "src")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    wall = timed(cmd)
     records = []
     for path in sorted((runs_dir / spec.study.name / "trials").glob("*/record.json")):
         r = json.loads(path.read_text())
@@ -256,11 +248,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         loop_s = results["arms"]["loop"]["wall_s"]
         results["ratio_bf16"] = loop_s / results["arms"]["sweeplab-bf16"]["wall_s"]
         print(f"speedup bf16 {results['ratio_bf16']:.2f}x", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = f"ofat-{device.type}{'-' + args.tag if args.tag else ''}"
-    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / f"{stem}.md").write_text(markdown(results))
-    print(f"wrote {args.out / stem}.md and .json")
+    write_results(args.out / stem, results, markdown(results))
     return results
 
 

@@ -35,7 +35,10 @@ from typing import Any
 
 import optuna
 
-import sweeplab
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from command import user_env
+
 from sweeplab.backends import run_local
 from sweeplab.spec import spec_from_dict
 from sweeplab.store import FlockLock
@@ -91,7 +94,6 @@ def workers_main(args: argparse.Namespace) -> None:
 
 # ---- big studies (issue 16) -------------------------------------------------------
 
-SRC = str(Path(sweeplab.__file__).resolve().parents[1])
 BENCH = Path(__file__).resolve().parent
 
 RANDOM = """[study]
@@ -133,21 +135,11 @@ tensorboard = false
 """
 
 
-def _env() -> dict[str, str]:
-    """The environment of every timed command: a user's, so Python caches bytecode
-    (a sandbox that sets PYTHONDONTWRITEBYTECODE would make each fresh process
-    compile sweeplab's sources again, while site-packages come precompiled)."""
-    path = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONPATH": path}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env
-
-
 def child(args: list[str], cwd: Path) -> tuple[float, float]:
     """Run ``args`` in a fresh process: its wall seconds and peak resident memory (MB)."""
     start = time.perf_counter()
     proc = subprocess.Popen(
-        args, cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        args, cwd=cwd, env=user_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start

@@ -44,10 +44,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,6 +61,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from command import sweeplab_command, timed, write_results  # noqa: E402
 from plain import build_model, build_optimizer, evaluate  # noqa: E402
 
 from engine import hardware  # noqa: E402
@@ -78,23 +77,6 @@ BUDGET = 100_000
 METRICS = ("val_accuracy", "test_accuracy", "trials", "wall_s")
 
 
-def _subprocess_env() -> dict[str, str]:
-    env = dict(os.environ)
-    src = str(ROOT / "src")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
-    return env
-
-
-def _call(cmd: list[str]) -> float:
-    """Run ``cmd``; its wall seconds (a failure raises with the tail of its stderr)."""
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=_subprocess_env(), capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return wall
-
-
 def run_sweeplab(
     study: Path, seed: int, timeout: float, overrides: Sequence[str], runs_dir: Path
 ) -> dict[str, Any]:
@@ -102,12 +84,12 @@ def run_sweeplab(
     sets = [f"study.seed={seed}", f"search.timeout={timeout:g}", f"search.trials={BUDGET}"]
     sets += list(overrides)
     spec = load_spec(study, sets)
-    cmd = [sys.executable, "-m", "sweeplab", "run", str(study), "--runs-dir", str(runs_dir), "-q"]
+    cmd = sweeplab_command("run", str(study), "--runs-dir", str(runs_dir), "-q")
     for s in sets:
         cmd += ["--set", s]
-    wall = _call(cmd)
+    wall = timed(cmd)
     study_dir = runs_dir / spec.study.name
-    finalize_wall = _call([sys.executable, "-m", "sweeplab", "finalize", str(study_dir)])
+    finalize_wall = timed(sweeplab_command("finalize", str(study_dir)))
     result = load_study(study_dir)
     best = result.best()
     if best is None or best.objective is None:
@@ -345,10 +327,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         f"test {d['test_accuracy']:+.4f} trials {d['trials']:+.1f} wall {d['wall_s']:+.1f}s",
         flush=True,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{args.out}.json").write_text(json.dumps(results, indent=2) + "\n")
-    Path(f"{args.out}.md").write_text(markdown(results))
-    print(f"wrote {args.out}.md and .json")
+    write_results(args.out, results, markdown(results))
     return results
 
 
