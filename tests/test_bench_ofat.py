@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "ofat.py"
+from tests.conftest import load_bench
 
 STUDY = """
 [study]
@@ -41,13 +39,7 @@ batch_size = [8, 16]
 
 @pytest.fixture(scope="module")
 def ofat() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sweeplab_bench_ofat", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("ofat")
 
 
 def test_trial_list_is_the_study_design(ofat: ModuleType, tmp_path: Path) -> None:
@@ -88,13 +80,7 @@ def test_ofat_bench_runs_both_arms_and_writes_results(ofat: ModuleType, tmp_path
 
 @pytest.mark.slow
 def test_groups_bench_times_every_planned_group(tmp_path: Path) -> None:
-    path = BENCH.parent / "groups.py"
-    spec = importlib.util.spec_from_file_location("sweeplab_bench_groups", path)
-    assert spec is not None
-    assert spec.loader is not None
-    groups = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = groups
-    spec.loader.exec_module(groups)
+    groups = load_bench("groups")
     study = tmp_path / "tiny.toml"
     study.write_text(STUDY)
     results = groups.main(["--study", str(study), "--threads", "1", "--out", str(tmp_path)])
