@@ -46,13 +46,14 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from sweeplab.engine._device import SMALL_STEP, flush_denormals, other_load
+from sweeplab.engine._member import MemberSpec
 
 __all__ = ["MAX_LANES", "Calibration", "calibration", "probe_main", "step_work"]
 
@@ -119,6 +120,21 @@ def step_work(members: int, batch: int, dims: list[int]) -> float:
 
 
 @functools.cache
+def group_step_work(members: Sequence[MemberSpec], n_features: int, n_classes: int) -> float:
+    """:func:`step_work` of a group: its members at the widest member's shape."""
+    widest = [max(m.units[i] for m in members) for i in range(members[0].depth)]
+    return step_work(len(members), members[0].batch_size, [n_features, *widest, n_classes])
+
+
+def child_env() -> dict[str, str]:
+    """This environment, with the directory holding ``sweeplab`` first on the path,
+    for the ``python -c`` processes (calibration probes, lanes) the engine starts."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
 def _cpu_model() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -228,9 +244,7 @@ def probe_main() -> None:
 def _lane_times(lanes: int) -> list[tuple[float, float]]:
     """One-thread step times of :data:`SHAPES` while ``lanes - 1`` probes run the same step."""
     code = "from sweeplab.engine._calibrate import probe_main; probe_main()"
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env = child_env()
     probes = [
         subprocess.Popen(
             [sys.executable, "-c", code],

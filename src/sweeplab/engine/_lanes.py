@@ -42,7 +42,7 @@ from typing import Any
 
 import torch
 
-from sweeplab.engine._calibrate import Calibration, calibration, step_work
+from sweeplab.engine._calibrate import Calibration, calibration, child_env, group_step_work
 from sweeplab.engine._data import GroupData
 from sweeplab.engine._device import other_load
 from sweeplab.engine._epochs import EndCallback, EpochCallback
@@ -136,8 +136,7 @@ def lane_groups(
     cal = calibration(device)
     chosen: dict[int, float] = {}
     for g, members in enumerate(groups):
-        widest = [max(m.units[i] for m in members) for i in range(members[0].depth)]
-        work = step_work(len(members), members[0].batch_size, [n_features, *widest, n_classes])
+        work = group_step_work(members, n_features, n_classes)
         gain = lane_gain(cal, work)
         if gain is None:
             return 0, []
@@ -212,9 +211,7 @@ def worker_main(fd: int, data_path: str) -> None:
 def _start(data_path: Path) -> tuple[subprocess.Popen[bytes], Connection]:
     """Start one lane worker; its end of a socket pair is inherited as a file descriptor."""
     ours, theirs = socket.socketpair()
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # the directory holding ``sweeplab``
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env = child_env()
     code = (
         "import sys; from sweeplab.engine._lanes import worker_main; "
         "worker_main(int(sys.argv[1]), sys.argv[2])"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sweeplab.engine._calibrate import calibration, step_work
+from sweeplab.engine._calibrate import calibration, group_step_work
 from sweeplab.engine._data import GroupData
 from sweeplab.engine._device import cpu_threads, flush_denormals
 from sweeplab.engine._epochs import EndCallback, EpochCallback, run_stack
@@ -53,10 +53,8 @@ def train_group(
     """
     _check_group(members)
     n_features = data.x_train.shape[1]
-    widest = [max(m.units[i] for m in members) for i in range(members[0].depth)]
-    dims = [n_features, *widest, data.n_classes]
     device, dtype = data.x_train.device, data.x_train.dtype
-    work = step_work(len(members), members[0].batch_size, dims)
+    work = group_step_work(members, n_features, data.n_classes)
     small_step = calibration(device).small_step if threads is None else None
     with cpu_threads(device, work, threads, small_step) as n, flush_denormals(device):
         if device.type == "cpu":
