@@ -119,7 +119,6 @@ def step_work(members: int, batch: int, dims: list[int]) -> float:
     return float(members * (3 * batch * products + 8 * params))
 
 
-@functools.cache
 def group_step_work(members: Sequence[MemberSpec], n_features: int, n_classes: int) -> float:
     """:func:`step_work` of a group: its members at the widest member's shape."""
     widest = [max(m.units[i] for m in members) for i in range(members[0].depth)]
@@ -135,6 +134,7 @@ def child_env() -> dict[str, str]:
     return env
 
 
+@functools.cache
 def _cpu_model() -> str:
     cpu = platform.processor() or platform.machine()
     try:
