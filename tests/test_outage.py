@@ -22,8 +22,10 @@ QUADRATIC = Path(__file__).parent / "compat" / "objectives" / "quadratic.py"
 
 @pytest.mark.slow
 def test_workers_ride_out_a_postgresql_restart(tmp_path: Path) -> None:
-    # Optuna's quadratic (50 ms a trial): both processes call the storage many times a
-    # second, so each of them meets the outage, and the study outlasts it.
+    # Optuna's quadratic (50 ms a trial): the processes call the storage many times a
+    # second, so the outage is met, and the study outlasts it. Storage calls run under
+    # the claim lock, so one process may meet it while the other waits on the lock: the
+    # worker's warnings are relayed to this command's stderr when it exits.
     budget = 80
     with postgres_server() as server:
         sets = [f"search.trials={budget}", "track.tensorboard=false"]

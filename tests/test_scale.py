@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -201,9 +202,12 @@ def test_a_killed_ray_node_loses_nothing_and_its_unplaceable_replacement_is_not_
         proc = _sweeplab(tmp_path, *args, "--workers", "2")
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
-            if len(_records(root)) >= 2 and len(_actor_pids(root, proc.pid)) == 2:
-                break  # both actors at work (not counting the driver), one on the node
-            time.sleep(0.05)
+            on_node = [p for p in _actor_pids(root, proc.pid) if _descends(p, node.proc.pid)]
+            if on_node and set(on_node) & _running_owners(root):
+                break  # the node's actor holds a trial (a heartbeat alone is not work)
+            time.sleep(0.1)
+        else:
+            pytest.fail("the node's actor never held a trial")
         before = _records(root)
         assert len(before) < 12, "the node must be killed mid-study"
         os.killpg(node.proc.pid, signal.SIGKILL)
@@ -221,6 +225,35 @@ def test_a_killed_ray_node_loses_nothing_and_its_unplaceable_replacement_is_not_
     _check(root, storage, budget=12)
 
 
+def _descends(pid: int, ancestor: int) -> bool:
+    """Whether process ``pid`` is ``ancestor`` or one of its descendants (Linux ``/proc``)."""
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rpartition(")")[2].split()[1])
+    return False
+
+
+def _running_owners(root: Path) -> set[int]:
+    """The pids owning the study's RUNNING trials, as its journal says."""
+    if not (root / "optuna.log").exists():
+        return set()
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(root / "optuna.log"))
+    )
+    try:
+        study = optuna.load_study(study_name=root.name, storage=storage)
+    except KeyError:
+        return set()
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    owners = (str(t.user_attrs.get("sweeplab.owner", "")).split(":") for t in running)
+    return {int(parts[1]) for parts in owners if len(parts) > 1 and parts[1].isdigit()}
+
+
 def _records(root: Path) -> dict[str, bytes]:
     return {p.parent.name: p.read_bytes() for p in root.glob("trials/*/record.json")}
 
@@ -232,6 +265,30 @@ def test_worker_needs_an_existing_study(tmp_path: Path) -> None:
     message = proc.stderr.read().decode()
     assert "study.toml" in message
     assert "Traceback" not in message
+
+
+def test_a_workers_warnings_reach_the_command_s_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker's stderr is a temporary file: what it logged is relayed when it exits."""
+    from sweeplab.backends import _local
+    from sweeplab.spec import objective_spec
+
+    said = "WARNING sweeplab.store._retry: storage connection lost in ask; retrying"
+
+    def spawn(root: Path, device: str) -> tuple[subprocess.Popen[bytes], object]:
+        log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by run_local)
+        code = f"import sys; sys.stderr.write({said!r})"
+        return subprocess.Popen([sys.executable, "-c", code], stderr=log), log
+
+    monkeypatch.setattr(_local, "_spawn", spawn)
+    target = f"{Path(__file__).parent / 'compat' / 'objectives' / 'quadratic.py'}:objective"
+    spec = objective_spec(target, overrides=["search.trials=2", "track.tensorboard=false"])
+    with caplog.at_level("WARNING", logger="sweeplab.backends._local"):
+        _local.run_local(spec, workers=2, runs_dir=tmp_path / "runs")
+    relayed = [r.getMessage() for r in caplog.records if "logged" in r.getMessage()]
+    assert len(relayed) == 1
+    assert relayed[0].endswith(said)
 
 
 @pytest.mark.slow

@@ -40,7 +40,7 @@ def worker_devices(device: str, workers: int) -> list[str]:
 
 
 def _spawn(root: Path, device: str) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
-    """A quiet ``sweeplab worker``; its stderr goes to a temporary file (read on failure)."""
+    """A quiet ``sweeplab worker``; its stderr goes to a temporary file, relayed when it exits."""
     command = [sys.executable, "-m", "sweeplab", "worker", str(root), "--device", device, "-q"]
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by run_local)
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ))
@@ -85,9 +85,14 @@ def run_local(
     finally:
         for proc, log in procs:
             code = proc.wait()
-            if code != 0 and not (stopping and code in (130, 143, -signal.SIGTERM)):
-                log.seek(0)
-                message = log.read().decode(errors="replace")
-                _log.warning("worker %d exited with %d: %s", proc.pid, code, message[-2000:])
+            log.seek(0)
+            message = log.read().decode(errors="replace").strip()
             log.close()
+            if code != 0 and not (stopping and code in (130, 143, -signal.SIGTERM)):
+                _log.warning("worker %d exited with %d: %s", proc.pid, code, message[-2000:])
+            elif message:
+                # A worker logs warnings only (it runs with -q): a lost storage connection
+                # it rode out, a trial it retried. They are the user's to see, as this
+                # process's own are; the worker's stderr is not the terminal.
+                _log.warning("worker %d logged:\n%s", proc.pid, message[-2000:])
     return join(root, device=devices[0], dataset=dataset)
