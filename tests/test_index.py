@@ -164,3 +164,33 @@ def test_a_torn_line_in_the_middle_costs_only_its_own_trial(tmp_path: Path) -> N
     assert sorted(got) == [0, 2, 4, 5]
     assert got[2] == _record(2, label="trial 2")
     assert [r.number for r in folder.records()] == list(range(6)), "the rest from record.json"
+
+
+def test_a_summary_another_process_rewrote_is_read_again_before_appending(
+    tmp_path: Path,
+) -> None:
+    # This process knows the header from its last append; a rewrite elsewhere (a worker
+    # whose trial had a new column) must not be appended to with the old header.
+    from sweeplab.store import write_text
+
+    folder = StudyDir(tmp_path / "s")
+    folder.write_trial(_record(0), [], None)
+    folder.write_trial(_record(1), [], None)
+    summary = pd.read_csv(folder.summary)
+    summary.insert(2, "note", ["a", "b"])
+    write_text(folder.summary, summary.to_csv(index=False))
+    folder.write_trial(_record(2), [], None)
+    after = pd.read_csv(folder.summary)
+    assert list(after.columns) == list(summary.columns)
+    assert list(after["trial"]) == [0, 1, 2]
+    assert list(after["lr"]) == [r.params["lr"] for r in (_record(0), _record(1), _record(2))]
+
+
+def test_a_batch_of_trials_is_indexed_in_one_write(tmp_path: Path) -> None:
+    folder = StudyDir(tmp_path / "s")
+    written = [(r, folder.write_trial(r, [], None, index=False)) for r in map(_record, range(5))]
+    assert not (folder.root / "index.jsonl").exists()
+    assert [r.number for r in folder.records()] == list(range(5)), "read from their folders"
+    folder.index(written)
+    assert len((folder.root / "index.jsonl").read_text().splitlines()) == 5
+    assert list(pd.read_csv(folder.summary)["trial"]) == list(range(5))

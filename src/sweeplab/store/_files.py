@@ -5,16 +5,24 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import itertools
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sweeplab.errors import DiskFullError
 
-__all__ = ["backup_name", "is_disk_full", "stop_when_full", "write_json", "write_text"]
+__all__ = [
+    "backup_name",
+    "is_disk_full",
+    "json_line",
+    "json_text",
+    "stop_when_full",
+    "write_json",
+    "write_text",
+]
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -43,28 +51,65 @@ def stop_when_full(root: Path) -> Iterator[None]:
         ) from None
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file, fsync, rename)."""
+_TEMP_NUMBERS = itertools.count()
+
+
+def _write_fd(path: str, data: bytes) -> None:
+    """Create or truncate ``path``, write ``data`` and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except FileNotFoundError:  # the folder is new: make it (not per write, a syscall each)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_text(path: Path, text: str, *, atomic: bool = True) -> None:
+    """Write ``text`` to ``path``, fsynced: atomically (temp file, fsync, rename), or with
+    ``atomic=False`` in place.
+
+    In place is for a file whose completeness another file marks, written
+    after it (a trial's ``curves.csv`` before its ``record.json``): no reader
+    takes it before the marker, a crash before the marker leaves the trial
+    to run again, and a failed write (a full disk) removes the file. It
+    saves the temp file and the rename, each a directory update.
+    The temp name is this process's (pid and a counter), not
+    ``tempfile.mkstemp``'s random one, whose drawing cost as much as the write.
+    """
+    data = text.encode("utf-8")
+    target = str(path)
+    tmp = f"{path.parent}/.{path.name}.{os.getpid()}-{next(_TEMP_NUMBERS)}.tmp" if atomic else ""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            _write_fd(tmp or target, data)
+        except FileNotFoundError:  # the folder is new: make it (not per write, a syscall each)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_fd(tmp or target, data)
+        if tmp:
+            os.replace(tmp, target)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if is_disk_full(exc) and exc.filename is None:
-            # Name the file: a write through a file object does not.
-            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        Path(tmp or target).unlink(missing_ok=True)  # in place too: never left half
+        if is_disk_full(exc) and exc.filename in (None, tmp):
+            # Name the file the user knows: a write names none, a full temp file its own.
+            raise OSError(exc.errno, exc.strerror, target) from None
         raise
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        Path(tmp or target).unlink(missing_ok=True)
         raise
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, allow_nan=True)
+json_line = _ENCODER.encode
+"""``data`` as one line of JSON with sorted keys (NaN allowed). One encoder for
+every call: ``json.dumps`` with options builds a new one each time, which cost
+twice the encoding of a record's small values."""
+
+
+def _key(name: object) -> str:
+    text = str(name)
+    return f'"{text}"' if text.isascii() and text.isidentifier() else _ENCODER.encode(text)
 
 
 def json_text(data: Any) -> str:
@@ -76,17 +121,15 @@ def json_text(data: Any) -> str:
     writing a trial's files. Each value here goes through the C encoder.
     """
     if not isinstance(data, dict) or not data:
-        return json.dumps(data, sort_keys=True, allow_nan=True) + "\n"
-    dumps = json.dumps
-    lines = (
-        f"  {dumps(str(k))}: {dumps(data[k], sort_keys=True, allow_nan=True)}" for k in sorted(data)
-    )
+        return json_line(data) + "\n"
+    encode = json_line
+    lines = (f"  {_key(k)}: {encode(data[k])}" for k in sorted(data))
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON (:func:`json_text`), atomically."""
-    write_text(path, json_text(data))
+def write_json(path: Path, data: Any, *, atomic: bool = True) -> None:
+    """Write ``data`` as JSON (:func:`json_text`), fsynced; ``atomic`` as :func:`write_text`."""
+    write_text(path, json_text(data), atomic=atomic)
 
 
 def backup_name(path: Path, kind: str) -> Path:

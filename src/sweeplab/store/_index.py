@@ -1,10 +1,12 @@
-"""The study's index: ``index.jsonl`` and ``summary.csv``, both appended once per trial.
+"""The study's index: ``index.jsonl`` and ``summary.csv``, appended as trials finish.
 
 ``trials/<n>/record.json`` stays the source of truth (written last, fsynced,
-its presence means the trial finished). Right after it, :func:`append_index`
-appends the same record as one line of ``index.jsonl`` and one row of
-``summary.csv``, under an ``flock`` on the index, so several workers never
-interleave lines. Neither file is fsynced: both are derived, and a line lost
+its presence means the trial finished). Once the trials of a batch are
+recorded, :func:`append_index` appends each record as one line of
+``index.jsonl`` and one row of ``summary.csv`` (a fused group's 256 trials in
+one write of each), under an ``flock`` on the index, so several workers never
+interleave lines. Until then a reader finds the trial's folder unindexed and
+reads its ``record.json``. Neither file is fsynced: both are derived, and a line lost
 to a crash is found again (see below).
 
 Readers (``status``, ``export``, ``report``, ``Study.records``) read the index
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sweeplab.spec import MAX_DEPTH, param_names
-from sweeplab.store._files import write_text
+from sweeplab.store._files import json_line, write_text
 from sweeplab.store._records import TrialRecord, trial_name
 
 __all__ = [
@@ -222,29 +224,51 @@ def _append_lines(fh: IO[bytes], data: list[dict[str, Any]]) -> None:
         fh.seek(-1, io.SEEK_END)
         if fh.read(1) != b"\n":  # a line a crash cut short: end it, readers skip it
             fh.write(b"\n")
-    text = "".join(json.dumps(_pack(d), sort_keys=True, allow_nan=True) + "\n" for d in data)
+    text = "".join(json_line(_pack(d)) + "\n" for d in data)
     fh.write(text.encode("utf-8"))
     fh.flush()
 
 
-def _summary_header(path: Path) -> list[str] | None:
+_Stamp = tuple[int, int, int]
+_headers: dict[str, tuple[_Stamp, list[str]]] = {}
+"""Per summary path: the file's ``(inode, size, mtime_ns)`` after this process last
+appended to it, and its header. The same stamp at the next append means no one
+touched the file since, so the header is known without opening it."""
+
+
+def _stamp(path: Path) -> _Stamp | None:
     try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            return next(csv.reader(fh), None)
+        st = os.stat(path)
     except FileNotFoundError:
         return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _append_summary(root: Path, record: TrialRecord) -> None:
-    """Append ``record``'s row, or rewrite the summary when the row has a new column."""
+def _summary_header(path: Path) -> list[str] | None:
+    stamp = _stamp(path)
+    if stamp is None:
+        return None
+    known = _headers.get(str(path))
+    if known is not None and known[0] == stamp:
+        return known[1]
+    with path.open(encoding="utf-8", newline="") as fh:
+        return next(csv.reader(fh), None)
+
+
+def _append_summary(root: Path, records: list[TrialRecord]) -> None:
+    """Append the rows of ``records``, or rewrite the summary when one has a new column."""
     path = root / SUMMARY_FILE
     header = _summary_header(path)
     if header:
-        depth_max = sum(1 for c in header if c.startswith("units") and c[5:].isdigit())
-        row = summary_row(record, max(depth_max, 1))
-        if _depth(record) <= max(depth_max, 1) and set(row) <= set(header):
+        depth_max = max(1, sum(1 for c in header if c.startswith("units") and c[5:].isdigit()))
+        known = set(header)
+        rows = [summary_row(r, depth_max) for r in records]
+        if all(_depth(r) <= depth_max for r in records) and all(set(row) <= known for row in rows):
             with path.open("a", encoding="utf-8", newline="") as fh:
-                fh.write(_csv_lines(header, [row], header=False))
+                fh.write(_csv_lines(header, rows, header=False))
+            stamp = _stamp(path)
+            if stamp is not None:
+                _headers[str(path)] = (stamp, header)
             return
     rewrite_summary(root, read_index(root).values())
 
@@ -265,10 +289,11 @@ def _record_stat(root: Path, number: int) -> list[int] | None:
 def append_index(root: Path, records: list[tuple[TrialRecord, dict[str, Any]]]) -> None:
     """Append finished trials (each with its ``to_dict()``) to the index and summary."""
     lines = [{**d, _STAT: _record_stat(root, r.number)} for r, d in records]
+    if not records:
+        return
     with _locked(root) as fh:
         _append_lines(fh, lines)
-        for record, _ in records:
-            _append_summary(root, record)
+        _append_summary(root, [r for r, _ in records])
 
 
 def _record(data: dict[str, Any]) -> TrialRecord:

@@ -114,7 +114,9 @@ def write_trial(
 ) -> dict[str, Any]:
     """Write a trial's files; ``record.json`` last, so its presence means complete.
 
-    Returns the record as written, for the index (``StudyDir.write_trial``).
+    ``curves.csv`` and ``confusion.json`` are written in place (fsynced, not
+    renamed): ``record.json`` marks them complete. Returns the record as
+    written, for the index (``StudyDir.write_trial``).
     """
     if curves:
         buf = io.StringIO()
@@ -122,9 +124,9 @@ def write_trial(
         writer.writeheader()
         for row in curves:
             writer.writerow({k: (int(v) if k == "epoch" else repr(v)) for k, v in row.items()})
-        write_text(trial_dir / "curves.csv", buf.getvalue())
+        write_text(trial_dir / "curves.csv", buf.getvalue(), atomic=False)
     if confusion is not None:
-        write_json(trial_dir / "confusion.json", confusion)
+        write_json(trial_dir / "confusion.json", confusion, atomic=False)
     data = record.to_dict()
     write_json(trial_dir / "record.json", data)
     return data

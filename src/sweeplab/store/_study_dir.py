@@ -160,10 +160,23 @@ class StudyDir:
         record: TrialRecord,
         curves: list[dict[str, float]],
         confusion: dict[str, Any] | None,
-    ) -> None:
-        """Write a finished trial's files (``record.json`` last), then index it."""
+        *,
+        index: bool = True,
+    ) -> dict[str, Any]:
+        """Write a finished trial's files (``record.json`` last), then index it.
+
+        With ``index=False`` the caller indexes it later with others
+        (:meth:`index`); returns the record as written, for that.
+        """
         data = write_trial(self.trial(record.number), record, curves, confusion)
-        append_index(self.root, [(record, data)])
+        if index:
+            append_index(self.root, [(record, data)])
+        return data
+
+    def index(self, written: list[tuple[TrialRecord, dict[str, Any]]]) -> None:
+        """Add trials whose files :meth:`write_trial` wrote to the index and summary
+        (a batch at once: one locked write of each file)."""
+        append_index(self.root, written)
 
     def sync_index(self, skip: Collection[int] = ()) -> None:
         """Index the finished trials the index misses, then rewrite ``summary.csv`` from it.

@@ -41,7 +41,7 @@ from sweeplab.search import (
 )
 from sweeplab.spec import StudySpec, TrainParams
 from sweeplab.store import is_disk_full
-from sweeplab.study._ask import ask_owned
+from sweeplab.study._ask import OwnedAsker
 from sweeplab.study._bridge import (
     fold_members,
     group_data,
@@ -190,8 +190,9 @@ class FusedSource(TrialSource):
         pending = [p for p in self.points if p.key not in taken]
         asked = [self._ask_point(runner, point) for point in pending[:n]]
         if self.strategy not in DESIGN_STRATEGIES:
+            asker = OwnedAsker(runner.study, runner.owner)
             for _ in range(n - len(asked)):
-                trial = ask_owned(runner.study, runner.owner)
+                trial = asker.ask()
                 chosen = suggest(trial, self.spec.search.space, self.spec.params)
                 params = TrainParams.model_validate({**self.spec.params.model_dump(), **chosen})
                 seed = derive_seed(self.spec.study.seed, trial.number)

@@ -37,6 +37,7 @@ from sweeplab.store import (
     stop_when_full,
     stored_trial_count,
 )
+from sweeplab.study._ask import claimed, tell
 from sweeplab.study._attrs import (
     ATTR_CONFIG,
     ATTR_INTERRUPTED,
@@ -186,6 +187,9 @@ class Runner:
         #: process's own since: progress per trial without re-reading every trial.
         self._done = 0
         self._best: float | None = None
+        #: Trials recorded and told but not yet indexed: indexed together once their
+        #: batch has trained (:meth:`index_finished`).
+        self._unindexed: list[tuple[TrialRecord, dict[str, Any]]] = []
 
     # ---- bookkeeping -------------------------------------------------------------
 
@@ -258,23 +262,7 @@ class Runner:
         loser is told FAIL with ``sweeplab.interrupted`` (not counted).
         """
         mine = {item.trial._trial_id for item in asked}
-        holders: set[str] = set()
-        kept_ids: set[int] = set()
-        rank = 0
-        for t in sorted(self.trials(), key=lambda t: t._trial_id):
-            live = self.counts(t) or (
-                t.state == TrialState.RUNNING
-                and (t._trial_id in mine or self.alive(t))
-                and not t.user_attrs.get(ATTR_INTERRUPTED)
-            )
-            key = t.user_attrs.get(ATTR_POINT)
-            if not live or (key is not None and key in holders) or rank >= self.total:
-                continue
-            rank += 1
-            if key is not None:
-                holders.add(key)
-            if t._trial_id in mine:
-                kept_ids.add(t._trial_id)
+        kept_ids = claimed(self.trials(), mine, self.total, self.counts, self.alive)
         kept = [item for item in asked if item.trial._trial_id in kept_ids]
         for item in asked:
             if item.trial._trial_id not in kept_ids:
@@ -287,7 +275,7 @@ class Runner:
     def interrupt(self, item: Running) -> None:
         """Give a trial back: FAIL with ``sweeplab.interrupted``, so it runs again."""
         item.trial.set_user_attr(ATTR_INTERRUPTED, True)
-        self.study.tell(item.trial, state=TrialState.FAIL, skip_if_finished=True)
+        tell(self.study, item.trial, state=TrialState.FAIL, skip_if_finished=True)
 
     def finish(
         self,
@@ -321,18 +309,19 @@ class Runner:
             **fields,
         )
         trial_dir = self.dir.trial(record.number)
-        self.dir.write_trial(record, list(curves), confusion)
+        written = self.dir.write_trial(record, list(curves), confusion, index=False)
+        self._unindexed.append((record, written))
         files = {p.name: p for p in sorted(trial_dir.iterdir()) if p.is_file()}
         for tracker in self.trackers:
             tracker.trial_artifacts(record.number, files)
             tracker.log_trial(record, list(curves))
         if state == "complete":
-            self.study.tell(item.trial, record_values(record))
+            tell(self.study, item.trial, record_values(record))
         elif state == "pruned":
-            self.study.tell(item.trial, state=TrialState.PRUNED)
+            tell(self.study, item.trial, state=TrialState.PRUNED)
         else:
             item.trial.set_user_attr(ATTR_REASON, record.reason or "failed")
-            self.study.tell(item.trial, state=TrialState.FAIL)
+            tell(self.study, item.trial, state=TrialState.FAIL)
         self._count_finished(record)
         if self.callback is not None:
             self.callback(RunEvent("trial", self._done, self.total, self._best, record))
@@ -359,6 +348,15 @@ class Runner:
         finally:
             for tracker in self.trackers:
                 tracker.close()
+
+    def index_finished(self) -> None:
+        """Index the trials this process recorded since the last call, in one write.
+
+        A crash before it loses no trial: their records exist, readers read
+        unindexed folders, and the next run's :meth:`StudyDir.sync_index` adds them.
+        """
+        written, self._unindexed = self._unindexed, []
+        self.dir.index(written)
 
     def out_of_time(self) -> bool:
         """Whether ``search.timeout`` has passed since this process started the loop."""
@@ -387,7 +385,10 @@ class Runner:
                 self.tally()
             if not batch:
                 break
-            self.source.train(self, batch)
+            try:
+                self.source.train(self, batch)
+            finally:
+                self.index_finished()
             check_interrupt()
             if self.out_of_time():
                 break

@@ -23,7 +23,7 @@ from sweeplab.engine import derive_seed
 from sweeplab.search import make_pruner, make_sampler
 from sweeplab.spec import StudySpec, directions_of, load_callable
 from sweeplab.store import is_disk_full
-from sweeplab.study._ask import ask_owned
+from sweeplab.study._ask import OwnedAsker
 from sweeplab.study._budget import study_budget
 from sweeplab.study._loop import (
     ATTR_CONFIG,
@@ -136,8 +136,9 @@ class ObjectiveSource(TrialSource):
 
     def ask(self, runner: Runner, n: int) -> list[Running]:
         asked = []
+        asker = OwnedAsker(runner.study, runner.owner)
         for _ in range(n):
-            trial = ask_owned(runner.study, runner.owner)
+            trial = asker.ask()
             seed = derive_seed(self.spec.study.seed, trial.number)
             asked.append(Running(trial, {}, seed))
         return asked
