@@ -33,6 +33,7 @@ __all__ = [
     "member_spec",
     "merge_folds",
     "resolve_device",
+    "sampled_params",
     "study_dtype",
     "study_folds",
 ]
@@ -239,3 +240,14 @@ def _sum_matrices(mats: Sequence[list[list[int]] | None]) -> list[list[int]] | N
     return [
         [sum(m[i][j] for m in clean) for j in range(len(clean[0][i]))] for i in range(len(clean[0]))
     ]
+
+
+def sampled_params(spec: StudySpec, chosen: dict[str, Any]) -> TrainParams:
+    """A sampled trial's training parameters: the study's ``[params]`` with the values
+    the sampler ``chosen`` (its Optuna ``trial.params``).
+
+    The study file cannot change on resume, so this is also how ``reproduce``
+    rebuilds a sampled trial's config from the storage, which does not keep
+    it (one fsynced journal write a trial less).
+    """
+    return TrainParams.model_validate({**spec.params.model_dump(), **chosen})

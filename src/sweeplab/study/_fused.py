@@ -46,6 +46,7 @@ from sweeplab.study._bridge import (
     fold_members,
     group_data,
     member_spec,
+    sampled_params,
     study_dtype,
 )
 from sweeplab.study._budget import max_epochs, study_budget
@@ -194,11 +195,11 @@ class FusedSource(TrialSource):
             for _ in range(n - len(asked)):
                 trial = asker.ask()
                 chosen = suggest(trial, self.spec.search.space, self.spec.params)
-                params = TrainParams.model_validate({**self.spec.params.model_dump(), **chosen})
+                params = sampled_params(self.spec, chosen)
+                # Neither config nor seed is stored (each one fsynced journal write a
+                # trial): they follow from the study file, the trial's suggestions and
+                # its number; reproduce derives them the same way.
                 seed = derive_seed(self.spec.study.seed, trial.number)
-                # The seed follows from the trial's number: not stored (one fsynced
-                # journal write a trial less); reproduce derives it the same way.
-                trial.set_user_attr(ATTR_CONFIG, params.flat())
                 asked.append(self._running(trial, params, seed, None))
         return asked
 

@@ -44,6 +44,7 @@ from sweeplab.study._bridge import (
     member_spec,
     merge_folds,
     resolve_device,
+    sampled_params,
     study_dtype,
     study_folds,
 )
@@ -137,9 +138,11 @@ def _group_members(
                 storage = open_storage(study.dir.root, study.spec.study.storage)
                 loaded = optuna.load_study(study_name=study.name, storage=storage)
                 storage_trials = {t.number: t for t in loaded.get_trials(deepcopy=False)}
-            attrs = storage_trials[number].user_attrs
-            params = attrs[ATTR_CONFIG]
-            # A sampled trial's seed is not stored: it follows from its number.
+            stored = storage_trials[number]
+            attrs = stored.user_attrs
+            # A sampled trial's config and seed are not stored: they follow from the
+            # study file, its suggestions and its number, as when it was asked.
+            params = attrs.get(ATTR_CONFIG) or sampled_params(study.spec, stored.params).flat()
             seed = attrs.get(ATTR_SEED, derive_seed(study.spec.study.seed, number))
         spec = member_spec(TrainParams.model_validate(params), int(seed))
         members.append((number, spec, dict(params)))
