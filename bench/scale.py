@@ -206,7 +206,7 @@ def startup(work: Path) -> dict[str, float]:
     cli = [sys.executable, "-m", "sweeplab"]
     help_s = median_child([*cli, "--help"], work, repeats=5)
     grid, plain = [], []
-    for i in range(3):
+    for i in range(5):  # a cold run's torch import alone moves by 0.3 s between runs
         grid.append(child([*cli, "run", "grid12.toml", "-q", "--runs-dir", f"g{i}"], work)[0])
         plain.append(child([sys.executable, str(BENCH / "plain_grid.py")], work)[0])
     return {
@@ -265,7 +265,7 @@ def table(result: dict[str, Any]) -> str:
         f"- `sweeplab --help`: {st['help_s']:.2f} s (median of 5 fresh processes)",
         f"- 12-config Iris grid, cold `sweeplab run`: {st['grid_sweeplab_s']:.2f} s; plain "
         f"torch + scikit-learn script (`bench/plain_grid.py`): {st['grid_plain_s']:.2f} s "
-        f"(ratio {st['grid_sweeplab_s'] / st['grid_plain_s']:.2f}; medians of 3)",
+        f"(ratio {st['grid_sweeplab_s'] / st['grid_plain_s']:.2f}; medians of 5)",
         f"- {result['machine']}; load average (1/5 min) {result['load_before']} before, "
         f"{result['load_after']} after: shared with other jobs, so noisy",
         "",

@@ -260,9 +260,10 @@ def test_timeout_stops_between_batches_and_resume_continues(runs: Path) -> None:
 
 
 def test_a_sampled_trial_is_created_with_its_owner_in_one_journal_write(runs: Path) -> None:
-    """Five journal writes per sampled trial besides its epochs' reports (each fsynced):
-    created RUNNING with its owner, two suggestions, config, tell; the owner is never a
-    write of its own, and the seed (its number gives it) is not stored."""
+    """Four journal writes per sampled trial besides its epochs' reports (each fsynced),
+    as plain Optuna: created RUNNING with its owner, two suggestions, tell; the owner is
+    never a write of its own, and config and seed (the study file, the suggestions and
+    the number give them) are not stored."""
     spec = make_spec("owned", search={"trials": 5, "space": {"lr": [1e-3, 1e-2], "units": [4, 8]}})
     sweeplab.run(spec, runs_dir=runs)
     logs = [json.loads(line) for line in (runs / "owned" / "optuna.log").read_text().splitlines()]
@@ -274,4 +275,4 @@ def test_a_sampled_trial_is_created_with_its_owner_in_one_journal_write(runs: Pa
     assert own_writes == []
     reported = 7  # set_trial_intermediate_value: one per epoch, for the pruner and dashboard
     per_trial = [log for log in logs if log["op_code"] != reported and log["op_code"] > 0]
-    assert len(per_trial) == 5 * 5
+    assert len(per_trial) == 5 * 4
