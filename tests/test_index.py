@@ -194,3 +194,40 @@ def test_a_batch_of_trials_is_indexed_in_one_write(tmp_path: Path) -> None:
     folder.index(written)
     assert len((folder.root / "index.jsonl").read_text().splitlines()) == 5
     assert list(pd.read_csv(folder.summary)["trial"]) == list(range(5))
+
+
+def test_a_run_starting_beside_a_worker_leaves_its_told_trials_to_it(tmp_path: Path) -> None:
+    # A worker tells a trial, then indexes it with its batch. A run starting in between
+    # finds the trial's folder unindexed: it must neither index it nor put it in the
+    # summary it rewrites, or the worker's append makes a second row.
+    folder = StudyDir(tmp_path / "s")
+    for n in range(2):
+        folder.write_trial(_record(n), [], None)
+    told = _record(2)
+    written = folder.write_trial(told, [], None, index=False)
+    folder.sync_index(skip={2})
+    assert list(pd.read_csv(folder.summary)["trial"]) == [0, 1]
+    folder.index([(told, written)])
+    assert list(pd.read_csv(folder.summary)["trial"]) == [0, 1, 2]
+    lines = (folder.root / "index.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["number"] for line in lines) == [0, 1, 2]
+
+
+def test_trials_owned_by_another_live_process_are_its_own_to_index() -> None:
+    import optuna
+
+    from sweeplab.study._ask import owned_elsewhere
+
+    study = optuna.create_study()
+    owners = ["me", "other-alive", "other-dead", None, "other-alive"]
+    for owner in owners:
+        attrs = {"sweeplab.owner": owner} if owner else {}
+        study.add_trial(optuna.trial.create_trial(value=1.0, user_attrs=attrs))
+    checked: list[str] = []
+
+    def alive(t: optuna.trial.FrozenTrial) -> bool:
+        checked.append(t.user_attrs["sweeplab.owner"])
+        return bool(t.user_attrs["sweeplab.owner"] == "other-alive")
+
+    assert owned_elsewhere(study.trials, "me", alive) == {1, 4}
+    assert sorted(checked) == ["other-alive", "other-dead"], "each owner checked once"

@@ -12,8 +12,9 @@ to a crash is found again (see below).
 Readers (``status``, ``export``, ``report``, ``Study.records``) read the index
 in one pass instead of opening every ``record.json``; only trial folders the
 index does not name are read one by one (a trial whose line a crash lost, or
-a study written before the index existed). :func:`sync_index` appends those
-lines and rewrites the summary once per run, under the claim lock.
+a study written before the index existed). ``StudyDir.sync_index`` appends
+those lines and rewrites the summary once per run (:func:`index_missing`),
+under the claim lock, leaving the trials another live process owns to it.
 
 The summary's columns depend on every trial (searched depths, metric names,
 user attributes). A row whose columns the header already has is appended; a
@@ -46,6 +47,7 @@ __all__ = [
     "INDEX_FILE",
     "SUMMARY_FILE",
     "append_index",
+    "index_missing",
     "read_index",
     "rewrite_summary",
     "summary_rows",
@@ -294,6 +296,21 @@ def append_index(root: Path, records: list[tuple[TrialRecord, dict[str, Any]]]) 
     with _locked(root) as fh:
         _append_lines(fh, lines)
         _append_summary(root, [r for r, _ in records])
+
+
+def index_missing(root: Path, records: list[TrialRecord]) -> None:
+    """Append ``records`` (finished, found unindexed) and rewrite the summary from the
+    index, both under the index's lock.
+
+    A process appending its batch meanwhile waits for the lock, so its rows are
+    neither lost (appended to a summary this rewrite replaces) nor doubled (a
+    rewrite that read its trials' folders before it indexed them).
+    """
+    lines = [{**r.to_dict(), _STAT: _record_stat(root, r.number)} for r in records]
+    with _locked(root) as fh:
+        if lines:
+            _append_lines(fh, lines)
+        rewrite_summary(root, read_index(root).values())
 
 
 def _record(data: dict[str, Any]) -> TrialRecord:

@@ -19,8 +19,8 @@ from sweeplab.store._files import backup_name
 from sweeplab.store._index import (
     SUMMARY_FILE,
     append_index,
+    index_missing,
     read_index,
-    rewrite_summary,
     summary_rows,
 )
 from sweeplab.store._records import TrialRecord, read_record, trial_name, write_trial
@@ -182,14 +182,13 @@ class StudyDir:
         """Index the finished trials the index misses, then rewrite ``summary.csv`` from it.
 
         Runs once per run, under the claim lock. ``skip`` are trials another
-        live process is finishing now: it indexes them itself.
+        live process owns (running, or told and not yet indexed: a runner indexes
+        its batch after training it): it indexes them itself.
         """
         names = self._trial_dirs()
         indexed = read_index(self.root)
         missing = [r for r in self._unindexed(indexed, names) if r.number not in skip]
-        if missing:
-            append_index(self.root, [(r, r.to_dict()) for r in missing])
-        rewrite_summary(self.root, self.records())
+        index_missing(self.root, missing)
 
 
 def summary_frame(records: list[TrialRecord]) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeplab.study._attrs import ATTR_INTERRUPTED, ATTR_OWNER, ATTR_POINT
 
-__all__ = ["OwnedAsker", "claimed", "tell"]
+__all__ = ["OwnedAsker", "claimed", "owned_elsewhere", "tell"]
 
 
 class OwnedAsker:
@@ -99,3 +99,21 @@ def claimed(
         if t._trial_id in mine:
             kept.add(t._trial_id)
     return kept
+
+
+def owned_elsewhere(
+    trials: Sequence[FrozenTrial], me: str, alive: Callable[[FrozenTrial], bool]
+) -> set[int]:
+    """The numbers of ``trials`` another live process owns: running, or told but not yet
+    indexed (a runner indexes its batch after training it), so not this process's to index.
+    """
+    known: dict[str, bool] = {}
+    out = set()
+    for t in trials:
+        owner = t.user_attrs.get(ATTR_OWNER)
+        if owner and owner != me:
+            if owner not in known:
+                known[owner] = alive(t)
+            if known[owner]:
+                out.add(t.number)
+    return out

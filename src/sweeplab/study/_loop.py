@@ -37,7 +37,7 @@ from sweeplab.store import (
     stop_when_full,
     stored_trial_count,
 )
-from sweeplab.study._ask import claimed, tell
+from sweeplab.study._ask import claimed, owned_elsewhere, tell
 from sweeplab.study._attrs import (
     ATTR_CONFIG,
     ATTR_INTERRUPTED,
@@ -371,8 +371,7 @@ class Runner:
         self.started = time.perf_counter()
         with claim_lock(self.dir.root):
             self.recover()
-            running = {t.number for t in self.trials() if t.state == TrialState.RUNNING}
-            self.dir.sync_index(skip=running)
+            self.dir.sync_index(skip=owned_elsewhere(self.trials(), self.owner, self.alive))
         if self.callback is not None:
             self.callback(RunEvent("start", self.finished(), self.total, self.best_value()))
         while True:
