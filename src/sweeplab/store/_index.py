@@ -288,11 +288,16 @@ def _record_stat(root: Path, number: int) -> list[int] | None:
     return [st.st_mtime_ns, st.st_size]
 
 
+def _index_lines(root: Path, records: list[tuple[TrialRecord, dict[str, Any]]]) -> list[Any]:
+    """The index lines of records (each with its ``to_dict()``): the fields and the stat."""
+    return [{**d, _STAT: _record_stat(root, r.number)} for r, d in records]
+
+
 def append_index(root: Path, records: list[tuple[TrialRecord, dict[str, Any]]]) -> None:
     """Append finished trials (each with its ``to_dict()``) to the index and summary."""
-    lines = [{**d, _STAT: _record_stat(root, r.number)} for r, d in records]
     if not records:
         return
+    lines = _index_lines(root, records)
     with _locked(root) as fh:
         _append_lines(fh, lines)
         _append_summary(root, [r for r, _ in records])
@@ -306,7 +311,7 @@ def index_missing(root: Path, records: list[TrialRecord]) -> None:
     neither lost (appended to a summary this rewrite replaces) nor doubled (a
     rewrite that read its trials' folders before it indexed them).
     """
-    lines = [{**r.to_dict(), _STAT: _record_stat(root, r.number)} for r in records]
+    lines = _index_lines(root, [(r, r.to_dict()) for r in records])
     with _locked(root) as fh:
         if lines:
             _append_lines(fh, lines)

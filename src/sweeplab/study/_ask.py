@@ -1,6 +1,7 @@
-"""Optuna's ask and tell for the study loop: one storage write each, no per-trial scans.
+"""Optuna's ask and tell for the study loop, and which process owns which trial.
 
-Both use Optuna internals (``Study._pop_waiting_trial_id``,
+Ask and tell take one storage write each, with no per-trial scans. Both use
+Optuna internals (``Study._pop_waiting_trial_id``,
 ``optuna.study._tell._tell_with_warning``), pinned by the tests of this
 module: ``Study.ask`` and ``Study.tell`` each do work per trial that grows
 with the study (a scan of every trial for a waiting one; a deep copy of the
